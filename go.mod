@@ -1,0 +1,3 @@
+module github.com/mightycall-token-refresher/mightycall-token-refresher
+
+go 1.26
