@@ -1,0 +1,170 @@
+package refresher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher/mightycall"
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/secrets"
+)
+
+// ErrRotation is wrapped by every refusal of a rotation step.
+var ErrRotation = errors.New("rotation step refused")
+
+// Rotate runs one step of Secrets Manager's rotation protocol. Each step is
+// idempotent: a replay after it succeeded, or after a later step ran,
+// succeeds without changing anything.
+func (r *Refresher) Rotate(ctx context.Context, ev *RotationEvent) error {
+	desc, err := r.deps.Store.Describe(ctx, ev.SecretID)
+	if err != nil {
+		return err
+	}
+	// The checks AWS's own rotation functions make.
+	if !desc.RotationEnabled {
+		return fmt.Errorf("%w: secret %s does not have rotation enabled", ErrRotation, ev.SecretID)
+	}
+	stages, ok := desc.VersionIDsToStages[ev.ClientRequestToken]
+	if !ok {
+		return fmt.Errorf("%w: version %s is not a version of secret %s", ErrRotation, ev.ClientRequestToken, ev.SecretID)
+	}
+	if slices.Contains(stages, secrets.StageCurrent) {
+		r.deps.Logger.InfoContext(ctx, "rotation step already done: version is AWSCURRENT",
+			"secret_id", ev.SecretID, "step", ev.Step, "version_id", ev.ClientRequestToken)
+		return nil
+	}
+	if !slices.Contains(stages, secrets.StagePending) {
+		return fmt.Errorf("%w: version %s of secret %s is not AWSPENDING (another rotation may be unfinished)", ErrRotation, ev.ClientRequestToken, ev.SecretID)
+	}
+
+	switch ev.Step {
+	case StepCreate:
+		return r.createSecret(ctx, ev)
+	case StepSet:
+		// MightyCall has nothing to set: the keys are unchanged and the new
+		// token is already live there.
+		return nil
+	case StepTest:
+		return r.testSecret(ctx, ev)
+	case StepFinish:
+		return r.finishSecret(ctx, ev, desc)
+	}
+	return fmt.Errorf("%w: unknown step %q", ErrBadEvent, ev.Step)
+}
+
+// createSecret writes the pending version: the current document with a new
+// token from a full login with the keys. It never uses the current refresh
+// token, so an abandoned rotation leaves AWSCURRENT fully usable.
+func (r *Refresher) createSecret(ctx context.Context, ev *RotationEvent) error {
+	cur, err := r.deps.Store.Read(ctx, ev.SecretID, secrets.StageCurrent)
+	if err != nil {
+		return fmt.Errorf("createSecret: %w", err)
+	}
+	if err := cur.Doc.CheckKeys(); err != nil {
+		return fmt.Errorf("createSecret: secret %s: %w", ev.SecretID, err)
+	}
+	if pending, err := r.deps.Store.ReadVersion(ctx, ev.SecretID, ev.ClientRequestToken, secrets.StagePending); err == nil {
+		if r.validToken(pending.Doc) == nil {
+			return nil // already created: a replay
+		}
+	} else if !errors.Is(err, secrets.ErrNotFound) {
+		return fmt.Errorf("createSecret: %w", err)
+	}
+
+	base, err := BaseURL(cur.Doc, r.cfg.DefaultBaseURL)
+	if err != nil {
+		return fmt.Errorf("createSecret: secret %s: %w", ev.SecretID, err)
+	}
+	keys, err := r.keys(ctx, cur.Doc)
+	if err != nil {
+		return fmt.Errorf("createSecret: secret %s: %w", ev.SecretID, err)
+	}
+	exCtx, cancel := r.exchangeContext(ctx)
+	defer cancel()
+	issued := r.now()
+	t, attempts, err := r.deps.Exchanger.Exchange(exCtx, mightycall.Request{BaseURL: base, APIKey: keys.APIKey, Grant: mightycall.ClientCredentials, ClientSecret: keys.UserKey})
+	if err != nil {
+		return fmt.Errorf("createSecret: %w", err)
+	}
+	doc := cur.Doc.WithToken(NewToken(t, mightycall.ClientCredentials, issued, cur.Doc.RefreshToken))
+	if cur.Doc.CredentialsSecretID != "" {
+		doc.APIKey = keys.APIKey
+	}
+	err = r.deps.Store.Put(ctx, ev.SecretID, secrets.NewVersion{
+		VersionID:     ev.ClientRequestToken,
+		Doc:           doc,
+		Stages:        []string{secrets.StagePending},
+		RotationToken: ev.RotationToken,
+	})
+	if errors.Is(err, secrets.ErrVersionExists) {
+		// A concurrent or earlier run of this step wrote the version first.
+		pending, rerr := r.deps.Store.ReadVersion(ctx, ev.SecretID, ev.ClientRequestToken, secrets.StagePending)
+		if rerr == nil && r.validToken(pending.Doc) == nil {
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("createSecret: %w", err)
+	}
+	r.deps.Logger.InfoContext(ctx, "rotation: pending version created",
+		"secret_id", ev.SecretID, "version_id", ev.ClientRequestToken, "grant", mightycall.ClientCredentials,
+		"expires_at", doc.ExpiresAt, "attempts", attempts)
+	return nil
+}
+
+// testSecret checks that the pending version holds a well-formed, unexpired
+// token and, with TOKEN_CHECK=profile, that MightyCall accepts it.
+func (r *Refresher) testSecret(ctx context.Context, ev *RotationEvent) error {
+	pending, err := r.deps.Store.ReadVersion(ctx, ev.SecretID, ev.ClientRequestToken, secrets.StagePending)
+	if err != nil {
+		return fmt.Errorf("testSecret: %w", err)
+	}
+	if err := r.validToken(pending.Doc); err != nil {
+		return fmt.Errorf("testSecret: secret %s version %s: %w", ev.SecretID, ev.ClientRequestToken, err)
+	}
+	if r.deps.Checker == nil || !r.cfg.TokenCheck {
+		return nil
+	}
+	base, err := BaseURL(pending.Doc, r.cfg.DefaultBaseURL)
+	if err != nil {
+		return fmt.Errorf("testSecret: %w", err)
+	}
+	apiKey := pending.Doc.APIKey
+	if apiKey.IsZero() {
+		keys, err := r.keys(ctx, pending.Doc)
+		if err != nil {
+			return fmt.Errorf("testSecret: %w", err)
+		}
+		apiKey = keys.APIKey
+	}
+	if err := r.deps.Checker.CheckToken(ctx, base, apiKey, pending.Doc.AccessToken); err != nil {
+		return fmt.Errorf("testSecret: secret %s: %w", ev.SecretID, err)
+	}
+	return nil
+}
+
+// validToken checks that doc holds a token that is well formed and unexpired.
+func (r *Refresher) validToken(doc secrets.Document) error {
+	switch {
+	case doc.AccessToken.IsZero():
+		return fmt.Errorf("field %q is empty", secrets.FieldAccessToken)
+	case doc.ExpiresAt.IsZero():
+		return fmt.Errorf("field %q is missing", secrets.FieldExpiresAt)
+	case !doc.ExpiresAt.After(r.now()):
+		return fmt.Errorf("token expired at %s", doc.ExpiresAt.Format("2006-01-02T15:04:05Z07:00"))
+	}
+	return doc.CheckKeys()
+}
+
+// finishSecret moves AWSCURRENT to the pending version, taking it from
+// whichever version holds it now.
+func (r *Refresher) finishSecret(ctx context.Context, ev *RotationEvent, desc secrets.Description) error {
+	from := desc.VersionWithStage(secrets.StageCurrent)
+	if err := r.deps.Store.MoveCurrent(ctx, ev.SecretID, ev.ClientRequestToken, from); err != nil {
+		return fmt.Errorf("finishSecret: %w", err)
+	}
+	r.deps.Logger.InfoContext(ctx, "rotation finished: AWSCURRENT moved",
+		"secret_id", ev.SecretID, "version_id", ev.ClientRequestToken, "previous_version_id", from)
+	return nil
+}
