@@ -230,7 +230,9 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrVersionExists, err)
 	}
 	var ir *types.InvalidRequestException
-	if errors.As(err, &ir) && ir.Message != nil && strings.Contains(strings.ToLower(*ir.Message), "marked for deletion") {
+	// AWS: "...because it was marked for deletion."; moto: "...currently marked deleted."
+	if errors.As(err, &ir) && ir.Message != nil && strings.Contains(strings.ToLower(*ir.Message), "marked") &&
+		strings.Contains(strings.ToLower(*ir.Message), "delet") {
 		return fmt.Errorf("%w: %w", ErrDeleted, err)
 	}
 	return err
