@@ -285,3 +285,72 @@ func mustJSON(t *testing.T, d secrets.Document) string {
 	}
 	return string(b)
 }
+
+// hookStore runs before() ahead of the first MoveCurrent: a user edit lands
+// exactly between the refresher's write and its label move.
+type hookStore struct {
+	*secrets.Store
+	once   sync.Once
+	before func()
+}
+
+func (h *hookStore) MoveCurrent(ctx context.Context, id, to, from string) error {
+	h.once.Do(h.before)
+	return h.Store.MoveCurrent(ctx, id, to, from)
+}
+
+// consolePut writes a new value the way the console or
+// `aws secretsmanager put-secret-value` does: no stages, AWSCURRENT moves.
+func (e *env) consolePut(id, value string) {
+	e.t.Helper()
+	if _, err := e.sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(id), SecretString: aws.String(value)}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestUserEditDuringScheduledRefreshSurvivesAgainstMoto(t *testing.T) {
+	e := newEnv(t, refresher.Config{})
+	id := e.create(keysJSON())
+	edited := `{"api_key":"` + testAPIKey + `","user_key":"` + testUserKey + `","owner":"team-b"}`
+	hs := &hookStore{Store: e.store, before: func() { e.consolePut(id, edited) }}
+	client := &mightycall.Client{Now: e.clock.Now}
+	r := refresher.New(refresher.Config{DefaultBaseURL: e.base}, refresher.Deps{Store: hs, Exchanger: client, Now: e.clock.Now})
+	res := r.RefreshSecret(context.Background(), id, false)
+	if res.Outcome != refresher.Refreshed {
+		t.Fatalf("%+v", res)
+	}
+	cur := e.current(id)
+	if got := mustJSON(t, cur.Doc); !strings.Contains(got, `"owner":"team-b"`) || !e.mc.TokenValid(cur.Doc.AccessToken.Reveal()) {
+		t.Fatal("the user's edit or the new token was lost")
+	}
+	if e.mc.Stats().Success != 1 {
+		t.Fatal("re-basing the write must not exchange again")
+	}
+}
+
+func TestUserEditDuringRotationSurvivesAgainstMoto(t *testing.T) {
+	e := newEnv(t, refresher.Config{})
+	id := e.create(keysJSON())
+	token := e.startRotation(id)
+	if err := e.step(id, token, refresher.StepCreate); err != nil {
+		t.Fatal(err)
+	}
+	e.consolePut(id, `{"api_key":"`+testAPIKey+`","user_key":"`+testUserKey+`","owner":"team-c"}`)
+	for _, step := range []string{refresher.StepSet, refresher.StepTest, refresher.StepFinish, refresher.StepFinish, refresher.StepCreate} {
+		if err := e.step(id, token, step); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	cur := e.current(id)
+	pending, err := e.store.ReadVersion(context.Background(), id, token, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(mustJSON(t, cur.Doc), `"owner":"team-c"`) || !cur.Doc.AccessToken.Equal(pending.Doc.AccessToken) {
+		t.Fatal("edit or rotated token lost")
+	}
+	desc, _ := e.store.Describe(context.Background(), id)
+	if desc.VersionWithStage(secrets.StagePending) != cur.VersionID {
+		t.Fatalf("AWSPENDING must end on the current version: %+v", desc.VersionIDsToStages)
+	}
+}

@@ -24,6 +24,7 @@ type Store interface {
 	Describe(ctx context.Context, secretID string) (secrets.Description, error)
 	Put(ctx context.Context, secretID string, v secrets.NewVersion) error
 	MoveCurrent(ctx context.Context, secretID, to, from string) error
+	MoveStage(ctx context.Context, secretID, stage, to, from string) error
 }
 
 // Exchanger obtains tokens from MightyCall; it returns the attempts made.

@@ -334,3 +334,68 @@ func TestScheduledRefreshDuringRotationLeavesPendingAlone(t *testing.T) {
 		t.Fatal("rotation did not finish on its version")
 	}
 }
+
+func TestUserEditDuringRotationIsKept(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.store.Create("acct", []byte(keysOnly))
+	token := h.store.StartRotation("acct")
+	if err := rotate(t, h, "acct", token, StepCreate); err != nil {
+		t.Fatal(err)
+	}
+	// The user saves a new User key between createSecret and finishSecret.
+	h.store.UserPut("acct", []byte(`{"api_key":"AK-test","user_key":"UK-test","team":"edited"}`))
+	for _, step := range []string{StepSet, StepTest, StepFinish, StepFinish} {
+		if err := rotate(t, h, "acct", token, step); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	v := string(mustValue(h, "acct"))
+	if !strings.Contains(v, `"team":"edited"`) || !strings.Contains(v, `"access_token":"AT-1"`) {
+		t.Fatalf("edit or rotated token lost: %s", v)
+	}
+	stages := h.store.Stages("acct")
+	current := 0
+	for _, st := range stages {
+		for _, s := range st {
+			if s == secrets.StageCurrent {
+				current++
+			}
+		}
+	}
+	if current != 1 {
+		t.Fatalf("want exactly one AWSCURRENT: %v", stages)
+	}
+}
+
+func TestRotationAfterAMergedRotationCanStart(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.store.Create("acct", []byte(keysOnly))
+	token := h.store.StartRotation("acct")
+	if err := rotate(t, h, "acct", token, StepCreate); err != nil {
+		t.Fatal(err)
+	}
+	h.store.UserPut("acct", []byte(`{"api_key":"AK-test","user_key":"UK-test","team":"edited"}`))
+	if err := rotate(t, h, "acct", token, StepFinish); err != nil {
+		t.Fatal(err)
+	}
+	// AWSPENDING now sits on the current version: a finished rotation.
+	cur, _ := h.store.ValueAt("acct", secrets.StageCurrent)
+	if pend, _ := h.store.ValueAt("acct", secrets.StagePending); pend != cur {
+		t.Fatalf("AWSPENDING on %s, AWSCURRENT on %s", pend, cur)
+	}
+	// Replays of every step still succeed.
+	for _, step := range []string{StepCreate, StepSet, StepTest, StepFinish} {
+		if err := rotate(t, h, "acct", token, step); err != nil {
+			t.Fatalf("replayed %s: %v", step, err)
+		}
+	}
+	if !strings.Contains(string(mustValue(h, "acct")), `"team":"edited"`) {
+		t.Fatal("a replay undid the edit")
+	}
+	next := h.store.StartRotation("acct")
+	for _, step := range []string{StepCreate, StepSet, StepTest, StepFinish} {
+		if err := rotate(t, h, "acct", next, step); err != nil {
+			t.Fatalf("next rotation %s: %v", step, err)
+		}
+	}
+}

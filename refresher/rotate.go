@@ -35,6 +35,9 @@ func (r *Refresher) Rotate(ctx context.Context, ev *RotationEvent) error {
 		return nil
 	}
 	if !slices.Contains(stages, secrets.StagePending) {
+		if r.mergedIntoCurrent(ctx, ev) {
+			return nil // finished, with an edit made during the rotation kept on top
+		}
 		return fmt.Errorf("%w: version %s of secret %s is not AWSPENDING (another rotation may be unfinished)", ErrRotation, ev.ClientRequestToken, ev.SecretID)
 	}
 
@@ -158,13 +161,62 @@ func (r *Refresher) validToken(doc secrets.Document) error {
 }
 
 // finishSecret moves AWSCURRENT to the pending version, taking it from
-// whichever version holds it now.
+// whichever version holds it now. If a user edited the secret after
+// createSecret (the pending version was based on an older AWSCURRENT), the
+// edit is kept: a version with the user's fields and the rotated token is
+// written on top, by the same compare-and-swap as a scheduled refresh.
 func (r *Refresher) finishSecret(ctx context.Context, ev *RotationEvent, desc secrets.Description) error {
+	pending, err := r.deps.Store.ReadVersion(ctx, ev.SecretID, ev.ClientRequestToken, secrets.StagePending)
+	if err != nil {
+		return fmt.Errorf("finishSecret: %w", err)
+	}
 	from := desc.VersionWithStage(secrets.StageCurrent)
+	var cur secrets.Version
+	if from != "" {
+		if cur, err = r.deps.Store.Read(ctx, ev.SecretID, secrets.StageCurrent); err != nil {
+			return fmt.Errorf("finishSecret: %w", err)
+		}
+		from = cur.VersionID
+		if cur.Doc.AccessToken.Equal(pending.Doc.AccessToken) {
+			return nil // finished before, with a user edit merged on top
+		}
+	}
 	if err := r.deps.Store.MoveCurrent(ctx, ev.SecretID, ev.ClientRequestToken, from); err != nil {
 		return fmt.Errorf("finishSecret: %w", err)
 	}
 	r.deps.Logger.InfoContext(ctx, "rotation finished: AWSCURRENT moved",
 		"secret_id", ev.SecretID, "version_id", ev.ClientRequestToken, "previous_version_id", from)
+	if from == "" || pending.Doc.SameUserFields(cur.Doc) {
+		return nil
+	}
+	merged := cur.Doc.WithToken(pending.Doc.Token())
+	id, err := writeID(ev.ClientRequestToken, merged)
+	if err != nil {
+		return fmt.Errorf("finishSecret: %w", err)
+	}
+	if err := r.deps.Store.Put(ctx, ev.SecretID, secrets.NewVersion{VersionID: id, Doc: merged, Stages: []string{secrets.StageStaged}}); err != nil {
+		return fmt.Errorf("finishSecret: rotated, but keeping the edit made during the rotation failed: %w", err)
+	}
+	if err := r.deps.Store.MoveCurrent(ctx, ev.SecretID, id, ev.ClientRequestToken); err != nil {
+		return fmt.Errorf("finishSecret: rotated, but keeping the edit made during the rotation failed: %w", err)
+	}
+	// Leave AWSPENDING on the new current version, as after any finished
+	// rotation, so the next rotation can start.
+	if err := r.deps.Store.MoveStage(ctx, ev.SecretID, secrets.StagePending, id, ev.ClientRequestToken); err != nil {
+		return fmt.Errorf("finishSecret: rotated and kept the edit, but moving AWSPENDING failed: %w", err)
+	}
+	r.deps.Logger.WarnContext(ctx, "rotation finished: the secret was edited during the rotation; the edit is kept",
+		"secret_id", ev.SecretID, "version_id", id)
 	return nil
+}
+
+// mergedIntoCurrent reports whether the rotation of ev finished with an edit
+// merged on top: AWSCURRENT then holds the token of ev's version.
+func (r *Refresher) mergedIntoCurrent(ctx context.Context, ev *RotationEvent) bool {
+	v, err := r.deps.Store.ReadVersion(ctx, ev.SecretID, ev.ClientRequestToken, "")
+	if err != nil || v.Doc.AccessToken.IsZero() {
+		return false
+	}
+	cur, err := r.deps.Store.Read(ctx, ev.SecretID, secrets.StageCurrent)
+	return err == nil && cur.Doc.AccessToken.Equal(v.Doc.AccessToken)
 }

@@ -96,9 +96,14 @@ func (s *Store) Read(ctx context.Context, secretID, stage string) (Version, erro
 	return s.get(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID), VersionStage: aws.String(stage)})
 }
 
-// ReadVersion returns version versionID of secretID, which must carry stage.
+// ReadVersion returns version versionID of secretID, which must carry stage
+// unless stage is empty.
 func (s *Store) ReadVersion(ctx context.Context, secretID, versionID, stage string) (Version, error) {
-	return s.get(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID), VersionId: aws.String(versionID), VersionStage: aws.String(stage)})
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID), VersionId: aws.String(versionID)}
+	if stage != "" {
+		in.VersionStage = aws.String(stage)
+	}
+	return s.get(ctx, in)
 }
 
 func (s *Store) get(ctx context.Context, in *secretsmanager.GetSecretValueInput) (Version, error) {
@@ -201,10 +206,19 @@ func (s *Store) Put(ctx context.Context, secretID string, v NewVersion) error {
 // AWSCURRENT is on another version than from, which makes it a
 // compare-and-swap: the error then wraps ErrConflict.
 func (s *Store) MoveCurrent(ctx context.Context, secretID, to, from string) error {
+	return s.MoveStage(ctx, secretID, StageCurrent, to, from)
+}
+
+// MoveStage moves stage from version from to version to. An empty to only
+// removes the stage from from; an empty from attaches it where no version
+// carries it. A stage found on another version than from is ErrConflict.
+func (s *Store) MoveStage(ctx context.Context, secretID, stage, to, from string) error {
 	in := &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId:        aws.String(secretID),
-		VersionStage:    aws.String(StageCurrent),
-		MoveToVersionId: aws.String(to),
+		SecretId:     aws.String(secretID),
+		VersionStage: aws.String(stage),
+	}
+	if to != "" {
+		in.MoveToVersionId = aws.String(to)
 	}
 	if from != "" && from != to {
 		in.RemoveFromVersionId = aws.String(from)
@@ -215,7 +229,7 @@ func (s *Store) MoveCurrent(ctx context.Context, secretID, to, from string) erro
 		if errors.As(err, &ip) {
 			err = fmt.Errorf("%w: %w", ErrConflict, err)
 		}
-		return fmt.Errorf("move AWSCURRENT of secret %s to version %s: %w", secretID, to, err)
+		return fmt.Errorf("move %s of secret %s from version %q to %q: %w", stage, secretID, from, to, err)
 	}
 	return nil
 }

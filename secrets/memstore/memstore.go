@@ -246,7 +246,7 @@ func (s *Store) read(id, versionID, stage string) (secrets.Version, error) {
 		return secrets.Version{}, err
 	}
 	for vid, v := range sec.versions {
-		if (versionID == "" || vid == versionID) && slices.Contains(v.stages, stage) {
+		if (versionID == "" || vid == versionID) && (stage == "" || slices.Contains(v.stages, stage)) {
 			if v.value == nil {
 				return secrets.Version{}, fmt.Errorf("secret %s version %s has no value: %w", id, vid, secrets.ErrNotFound)
 			}
@@ -332,6 +332,11 @@ func (s *Store) prune(sec *secret) {
 // MoveCurrent implements the refresher's store: the move fails with
 // ErrConflict when AWSCURRENT is not on from.
 func (s *Store) MoveCurrent(ctx context.Context, id, to, from string) error {
+	return s.MoveStage(ctx, id, secrets.StageCurrent, to, from)
+}
+
+// MoveStage implements the refresher's store, as UpdateSecretVersionStage.
+func (s *Store) MoveStage(ctx context.Context, id, stage, to, from string) error {
 	if err := s.enter(OpMove, id); err != nil {
 		return err
 	}
@@ -340,15 +345,23 @@ func (s *Store) MoveCurrent(ctx context.Context, id, to, from string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := sec.versions[to]; !ok {
-		return fmt.Errorf("secret %s version %s: %w", id, to, secrets.ErrNotFound)
-	}
-	for vid, v := range sec.versions {
-		if slices.Contains(v.stages, secrets.StageCurrent) && vid != to && vid != from {
-			return fmt.Errorf("secret %s: AWSCURRENT is on %s, not %s: %w", id, vid, from, secrets.ErrConflict)
+	if to != "" {
+		if _, ok := sec.versions[to]; !ok {
+			return fmt.Errorf("secret %s version %s: %w", id, to, secrets.ErrNotFound)
 		}
 	}
-	s.attach(sec, to, secrets.StageCurrent)
+	for vid, v := range sec.versions {
+		if slices.Contains(v.stages, stage) && vid != to && vid != from {
+			return fmt.Errorf("secret %s: %s is on %s, not %s: %w", id, stage, vid, from, secrets.ErrConflict)
+		}
+	}
+	if to == "" {
+		if v, ok := sec.versions[from]; ok {
+			v.stages = slices.DeleteFunc(v.stages, func(x string) bool { return x == stage })
+		}
+		return nil
+	}
+	s.attach(sec, to, stage)
 	return nil
 }
 
