@@ -15,8 +15,8 @@ LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags="-s -w"
 
 export PATH := $(TOOLS)/bin:$(VENV)/bin:$(PATH)
 
-.PHONY: all build build-RefresherFunction test unit integration vet lint-template tools go-tools python-tools \
-        demo bench fuzz deploy delete clean
+.PHONY: all build build-RefresherFunction cli test unit integration vet lint-template tools go-tools python-tools \
+        demo simulate bench fuzz deploy delete clean
 
 all: build
 
@@ -29,6 +29,10 @@ build:
 build-RefresherFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)"; exit 2; }
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build $(LAMBDA_FLAGS) -o "$(ARTIFACTS_DIR)/bootstrap" ./cmd/refresher
+
+## cli: bin/mctoken, the operator's command-line companion, for this machine
+cli:
+	$(GO) build -trimpath -o bin/mctoken ./cmd/mctoken
 
 ## tools: the Lambda runtime emulator and the Python tools (moto_server, cfn-lint)
 tools: go-tools python-tools
@@ -75,6 +79,10 @@ unit:
 ## demo: the whole job end to end on local emulators, tokens masked
 demo: tools
 	$(GO) run ./cmd/demo
+
+## simulate: 30 days of schedule ticks and rotations with faults, on a virtual clock (SIMFLAGS="-seed 1 -outage-start 240h -outage 24h")
+simulate:
+	$(GO) run ./cmd/simulate $(SIMFLAGS)
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
