@@ -21,9 +21,10 @@ const (
 	StageCurrent  = "AWSCURRENT"
 	StagePending  = "AWSPENDING"
 	StagePrevious = "AWSPREVIOUS"
-	// StageStaged labels a version the scheduled refresher has written but not
-	// yet made current. It is the refresher's own label, so writing it never
-	// moves AWSCURRENT or AWSPENDING; the label moves to each newer write.
+	// StageStaged labels a version this product (the refresher, or mctoken
+	// init) has written but not yet made current. It is the product's own
+	// label, so writing it never moves AWSCURRENT or AWSPENDING; the label
+	// moves to each newer write.
 	StageStaged = "MCREFRESH_STAGED"
 )
 
