@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher/mightycall"
@@ -111,6 +112,7 @@ func (r *Refresher) RefreshSecret(ctx context.Context, secretID string, force bo
 		if err == nil {
 			res.Outcome = Refreshed
 			r.noteExpiry(&res, doc)
+			r.clearFinishedRotation(ctx, secretID, cur)
 			return res
 		}
 		if !errors.Is(err, secrets.ErrConflict) || rebase >= maxRebases {
@@ -122,6 +124,13 @@ func (r *Refresher) RefreshSecret(ctx context.Context, secretID string, force bo
 		newer, rerr := r.deps.Store.Read(ctx, secretID, secrets.StageCurrent)
 		if rerr != nil {
 			res.Err = fmt.Errorf("AWSCURRENT moved while refreshing, and re-reading it failed: %w", rerr)
+			return res
+		}
+		if newer.VersionID == versionID {
+			// Our own move landed but its answer was lost; the retried move
+			// then found AWSCURRENT already on our version.
+			res.Outcome = Refreshed
+			r.noteExpiry(&res, doc)
 			return res
 		}
 		if !newer.Doc.AccessToken.Equal(cur.Doc.AccessToken) && !Decide(newer.Doc, r.now(), r.cfg.Margin, false).Due {
@@ -220,4 +229,21 @@ func rejection(e *mightycall.Error) string {
 		return e.Code
 	}
 	return fmt.Sprintf("HTTP %d", e.StatusCode)
+}
+
+// clearFinishedRotation runs after AWSCURRENT moved off old. When old also
+// carried AWSPENDING, that label marked a finished rotation (it sits on the
+// current version after finishSecret); left on a version that is no longer
+// current it would look like an unfinished rotation, and Secrets Manager
+// would refuse the next one. So it is removed from that version only: a
+// rotation started since then has moved the label elsewhere, and the removal
+// then fails harmlessly without touching it.
+func (r *Refresher) clearFinishedRotation(ctx context.Context, secretID string, old secrets.Version) {
+	if !slices.Contains(old.Stages, secrets.StagePending) {
+		return
+	}
+	if err := r.deps.Store.MoveStage(ctx, secretID, secrets.StagePending, "", old.VersionID); err != nil {
+		r.deps.Logger.WarnContext(ctx, "could not clear the AWSPENDING label of a finished rotation",
+			"secret_id", secretID, "version_id", old.VersionID, "error", err.Error())
+	}
 }

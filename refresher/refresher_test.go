@@ -399,3 +399,30 @@ func TestRotationAfterAMergedRotationCanStart(t *testing.T) {
 		}
 	}
 }
+
+func TestRefreshAfterRotationClearsTheFinishedPendingLabel(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.store.Create("acct", []byte(keysOnly))
+	token := h.store.StartRotation("acct")
+	for _, step := range []string{StepCreate, StepSet, StepTest, StepFinish} {
+		if err := rotate(t, h, "acct", token, step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// moto (and the state after finishSecret) leaves AWSPENDING on the current version.
+	h.store.MoveStage(context.Background(), "acct", secrets.StagePending, token, "")
+	if res := h.r.RefreshSecret(context.Background(), "acct", true); res.Outcome != Refreshed {
+		t.Fatalf("%+v", res)
+	}
+	if pend, _ := h.store.ValueAt("acct", secrets.StagePending); pend != "" {
+		t.Fatalf("AWSPENDING left on the old version %s: the next rotation would be refused", pend)
+	}
+	// A rotation in progress is never touched: AWSPENDING on a placeholder stays.
+	next := h.store.StartRotation("acct")
+	if res := h.r.RefreshSecret(context.Background(), "acct", true); res.Outcome != Refreshed {
+		t.Fatalf("%+v", res)
+	}
+	if pend, _ := h.store.ValueAt("acct", secrets.StagePending); pend != next {
+		t.Fatal("a scheduled refresh moved an in-progress rotation's AWSPENDING")
+	}
+}
