@@ -3,6 +3,10 @@
 // aws-lambda-rie (the AWS Lambda Runtime Interface Emulator), and builds Lambda
 // bootstraps for the emulator.
 //
+// It is a thin testing.TB layer over package refresher/localenv, which holds
+// the implementation shared with `make demo`: here every failure fails the
+// test (t.Fatal) and every started process is stopped in t.Cleanup.
+//
 // Tests that use it carry the `integration` build tag; `make test` runs
 // `go test -race -tags integration ./...` with moto_server and aws-lambda-rie on
 // PATH. A missing tool FAILS the test with a message naming the tool and
@@ -47,28 +51,9 @@
 // Invoke fails the test on a transport failure; from other goroutines use
 // RIE.TryInvoke, which returns the error instead.
 //
-// What this emulator version (aws-lambda-rie built from
-// aws-lambda-runtime-interface-emulator v0.0.0-20261030222936-bef5c4ba774d)
-// answers, as seen here:
-//
-//   - Success: HTTP 200, the handler's result as the body.
-//   - The handler returned an error: HTTP 200, body
-//     {"errorMessage":"…","errorType":"…"}, and NO X-Amz-Function-Error header
-//     (the emulator drops the runtime's error headers). Invoke recognises the
-//     error by the body's shape; see Invocation.FunctionError.
-//   - The runtime process exited or panicked (Go handler panic, os.Exit):
-//     HTTP 502 with an error body such as {"errorType":"Runtime.ExitError",…};
-//     the next invocation starts a new runtime process (a new init).
-//   - Timeout (AWS_LAMBDA_FUNCTION_TIMEOUT): HTTP 200 with the plain-text body
-//     "Task timed out after N.00 seconds"; the runtime is killed and re-initialised
-//     on the next invocation.
-//
-// The function's init runs on the first invocation, not at emulator start.
-// The first REPORT line carries "Init Duration: X ms" (RIE.InitDuration), but
-// in this emulator version that number only times the emulator's hand-off of
-// the init request (hundredths of a millisecond), not the runtime's own init;
-// the emulator's log line "INIT REPORT(durationMs: X)" carries the real
-// runtime init time (RIE.RuntimeInitDuration).
+// What this emulator version answers (results, handler errors, runtime exits,
+// timeouts) and how Invocation tells them apart is described in package
+// localenv.
 //
 // The emulator and so the function do not inherit the test process's
 // environment (which might hold real AWS credentials or profiles): they get

@@ -3,31 +3,19 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher/localenv"
 )
 
 // The region and static credentials every moto client and child process uses.
 const (
-	Region          = "us-east-1"
-	AccessKeyID     = "test"
-	SecretAccessKey = "test"
-)
-
-const (
-	motoTool         = "moto_server"
-	motoStartTimeout = 60 * time.Second // a cold Python import on a busy CI machine is slow
-	startAttempts    = 3                // new ports after a lost race for a free port
-	logTailOnFailure = 16 << 10
+	Region          = localenv.Region
+	AccessKeyID     = localenv.AccessKeyID
+	SecretAccessKey = localenv.SecretAccessKey
 )
 
 // Moto is a running moto_server.
@@ -35,26 +23,29 @@ type Moto struct {
 	// URL is the server's base URL, http://127.0.0.1:PORT.
 	URL string
 
-	proc *process
-	logs *logBuffer
+	m *localenv.Moto
 }
+
+func wrapMoto(m *localenv.Moto) *Moto { return &Moto{URL: m.URL, m: m} }
 
 // StartMoto starts a moto_server on a free loopback port, waits until it
 // answers (bounded polling), and stops it in t.Cleanup. A missing moto_server
 // fails the test.
 func StartMoto(t testing.TB) *Moto {
 	t.Helper()
-	m, err := startMoto(freeAddrs)
+	m, err := localenv.StartMoto()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		m.stop()
+		if err := m.Stop(); err != nil {
+			t.Error(err)
+		}
 		if t.Failed() {
-			t.Logf("moto_server at %s printed:\n%s", m.URL, m.logs.tail(logTailOnFailure))
+			t.Logf("moto_server at %s printed:\n%s", m.URL, m.LogTail())
 		}
 	})
-	return m
+	return wrapMoto(m)
 }
 
 // RunWithMoto starts one moto_server for a test binary, calls fn with it, stops
@@ -74,123 +65,31 @@ func StartMoto(t testing.TB) *Moto {
 // returns 1 without calling fn, so the package FAILS (it never skips).
 func RunWithMoto(m *testing.M, fn func(*Moto) int) int {
 	_ = m // taken so the call reads as what it is, TestMain's; fn calls m.Run
-	mo, err := startMoto(freeAddrs)
+	mo, err := localenv.StartMoto()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		return 1
 	}
-	defer mo.stop()
-	return fn(mo)
+	defer mo.Stop()
+	return fn(wrapMoto(mo))
 }
 
 // Logs returns everything moto_server printed so far (one line per request).
-func (m *Moto) Logs() string { return m.logs.String() }
-
-func (m *Moto) stop() { m.proc.stop() }
-
-// startMoto starts moto_server on an address from pickAddrs (freeAddrs; tests
-// substitute a taken one).
-func startMoto(pickAddrs func(n int) ([]string, error)) (*Moto, error) {
-	path, err := findTool(motoTool)
-	if err != nil {
-		return nil, err
-	}
-	for attempt := 1; ; attempt++ {
-		addrs, err := pickAddrs(1)
-		if err != nil {
-			return nil, fmt.Errorf("testenv: finding a free port for moto_server: %w", err)
-		}
-		host, port, _ := net.SplitHostPort(addrs[0])
-		logs := newLogBuffer()
-		// Python writes stderr line by line anyway; unbuffered makes sure
-		// the request log lines the readiness check looks for come at once.
-		env := append(os.Environ(), "PYTHONUNBUFFERED=1")
-		p, err := startProcess(path, []string{"-H", host, "-p", port}, env, "", logs)
-		if err != nil {
-			return nil, fmt.Errorf("testenv: starting %s: %w", path, err)
-		}
-		m := &Moto{URL: "http://" + addrs[0], proc: p, logs: logs}
-		err = m.waitReady(motoStartTimeout)
-		if err == nil {
-			return m, nil
-		}
-		p.stop()
-		if attempt < startAttempts && addrInUse(logs.String()) {
-			continue
-		}
-		return nil, fmt.Errorf("%w\nmoto_server printed:\n%s", err, logs.tail(logTailOnFailure))
-	}
-}
-
-// waitReady polls the server until it answers a request carrying a random
-// probe that then shows up in THIS process's request log, so that a server
-// someone else started on the same port is never taken for ours.
-func (m *Moto) waitReady(timeout time.Duration) error {
-	probe := "testenv-probe=" + randomHex(8)
-	url := m.URL + "/moto-api/?" + probe
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(timeout)
-	wait := 20 * time.Millisecond
-	var lastErr error
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && m.logs.waitFor(probe, 2*time.Second, m.proc.done) {
-				return nil
-			}
-			lastErr = fmt.Errorf("answered %s", resp.Status)
-		} else {
-			lastErr = err
-		}
-		if m.proc.exited() {
-			return fmt.Errorf("testenv: moto_server exited before answering on %s: %s", m.URL, m.proc.exitMessage())
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("testenv: moto_server did not answer on %s within %v (last: %v)", m.URL, timeout, lastErr)
-		}
-		select {
-		case <-m.proc.done:
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 250*time.Millisecond)
-	}
-}
+func (m *Moto) Logs() string { return m.m.Logs() }
 
 // Env returns the environment variables a child process (the Lambda bootstrap
 // under aws-lambda-rie) needs so that config.LoadDefaultConfig there reaches
 // this moto_server: the Secrets Manager endpoint override, region, static
 // credentials, no EC2 instance metadata look-ups, and empty shared config and
 // credentials files so that nothing from the developer's ~/.aws applies.
-func (m *Moto) Env() []string {
-	return []string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + m.URL,
-		"AWS_REGION=" + Region,
-		"AWS_DEFAULT_REGION=" + Region,
-		"AWS_ACCESS_KEY_ID=" + AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=" + os.DevNull,
-		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
-	}
-}
+func (m *Moto) Env() []string { return m.m.Env() }
 
 // Client returns a Secrets Manager client for this moto_server, built the way
 // production builds one: config.LoadDefaultConfig (region us-east-1, static
-// credentials "test"/"test") and secretsmanager.NewFromConfig.
-//
-// The endpoint is set the way AWS_ENDPOINT_URL_SECRETS_MANAGER sets it, not
-// with config.WithBaseEndpoint or Options.BaseEndpoint. NewFromConfig looks
-// the service endpoint up in cfg.ConfigSources (configsources.
-// ResolveServiceBaseEndpoint, the path that finds the variable through
-// config.EnvConfig in the Lambda's process); Client puts a config source first
-// in that list which answers the lookup from Env() just as EnvConfig answers
-// it from the process environment. So the test's client and the bootstrap
-// under the emulator go through the same resolution with the same value. The
-// variable itself is not set: the process environment is shared by parallel
-// tests, and t.Setenv forbids t.Parallel. WithBaseEndpoint would instead set
-// the global endpoint (the AWS_ENDPOINT_URL equivalent) and skip that path.
+// credentials "test"/"test") and secretsmanager.NewFromConfig, with the
+// endpoint resolved as AWS_ENDPOINT_URL_SECRETS_MANAGER would resolve it (see
+// localenv.Moto.Client). The variable itself is not set: the process
+// environment is shared by parallel tests, and t.Setenv forbids t.Parallel.
 //
 // As a guard against talking to anything but moto, Client fails the test if
 // the client did not end up on m.URL (e.g. because AWS_ENDPOINT_URL without
@@ -198,39 +97,9 @@ func (m *Moto) Env() []string {
 // set in the environment: the SDK then ignores service endpoint sources).
 func (m *Moto) Client(t testing.TB) *secretsmanager.Client {
 	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background(),
-		config.WithRegion(Region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, "")),
-	)
+	c, err := m.m.Client(context.Background())
 	if err != nil {
-		t.Fatalf("testenv: loading the AWS SDK config: %v", err)
+		t.Fatal(err)
 	}
-	cfg.ConfigSources = append([]any{envEndpoints(m.Env())}, cfg.ConfigSources...)
-	client := secretsmanager.NewFromConfig(cfg)
-	if ep := client.Options().BaseEndpoint; ep == nil || *ep != m.URL {
-		got := "<none>"
-		if ep != nil {
-			got = *ep
-		}
-		t.Fatalf("testenv: the Secrets Manager client's endpoint is %s, not moto's %s; "+
-			"unset AWS_ENDPOINT_URL / AWS_IGNORE_CONFIGURED_ENDPOINT_URLS in the test environment", got, m.URL)
-	}
-	return client
-}
-
-// envEndpoints answers the AWS SDK's service endpoint lookup from KEY=VALUE
-// pairs the way config.EnvConfig answers it from the process environment:
-// AWS_ENDPOINT_URL_<service SDK ID, upper case, spaces as '_'>.
-type envEndpoints []string
-
-// GetServiceBaseEndpoint implements the SDK's
-// configsources.ServiceBaseEndpointProvider.
-func (e envEndpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
-	key := "AWS_ENDPOINT_URL_" + strings.ReplaceAll(strings.ToUpper(sdkID), " ", "_") + "="
-	for i := len(e) - 1; i >= 0; i-- { // the last setting wins, as in exec.Cmd.Env
-		if v, ok := strings.CutPrefix(e[i], key); ok && v != "" {
-			return v, true, nil
-		}
-	}
-	return "", false, nil
+	return c
 }

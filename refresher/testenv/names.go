@@ -1,11 +1,9 @@
 package testenv
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"net"
-	"strings"
 	"testing"
+
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher/localenv"
 )
 
 // FreeAddr returns "127.0.0.1:PORT" of a currently free TCP port.
@@ -15,31 +13,12 @@ import (
 // that failed to bind and retry on new ports.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	addrs, err := freeAddrs(1)
+	addr, err := localenv.FreeAddr()
 	if err != nil {
 		t.Fatalf("testenv: finding a free port: %v", err)
 	}
-	return addrs[0]
+	return addr
 }
-
-// freeAddrs returns n distinct free loopback addresses, holding all the
-// listeners open until every one is chosen so that none repeats.
-func freeAddrs(n int) ([]string, error) {
-	addrs := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		addrs = append(addrs, l.Addr().String())
-	}
-	return addrs, nil
-}
-
-// maxNamePrefix bounds the t.Name() part of UniqueName (Secrets Manager allows
-// 512 characters in a name).
-const maxNamePrefix = 200
 
 // UniqueName returns a secret name unique in this test run: t.Name() with
 // every character that a secret name may not hold (anything but letters,
@@ -48,38 +27,5 @@ const maxNamePrefix = 200
 // look like the suffix of a secret's ARN; this suffix is longer.)
 func UniqueName(t testing.TB) string {
 	t.Helper()
-	var b strings.Builder
-	for _, r := range t.Name() {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9',
-			strings.ContainsRune("/_+=.@-", r):
-			b.WriteRune(r)
-		default:
-			b.WriteByte('-')
-		}
-	}
-	prefix := b.String()
-	if len(prefix) > maxNamePrefix {
-		prefix = prefix[:maxNamePrefix]
-	}
-	if prefix == "" {
-		prefix = "test"
-	}
-	return prefix + "-" + randomHex(8)
-}
-
-func randomHex(n int) string {
-	buf := make([]byte, n)
-	_, _ = rand.Read(buf) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(buf)
-}
-
-// newUUID returns a random (version 4) UUID string.
-func newUUID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return localenv.UniqueName(t.Name())
 }

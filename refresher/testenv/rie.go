@@ -1,32 +1,11 @@
 package testenv
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"math"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
-	"sync"
+	"context"
 	"testing"
 	"time"
-)
 
-const (
-	rieTool          = "aws-lambda-rie"
-	rieInvokePath    = "/2015-03-31/functions/function/invocations"
-	rieStartTimeout  = 30 * time.Second
-	defaultTimeout   = 30 * time.Second
-	logLineTimeout   = 10 * time.Second
-	invokeHTTPMargin = 30 * time.Second // on top of the function timeout, for init and the emulator
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher/localenv"
 )
 
 // RIEOptions configures StartRIE.
@@ -54,28 +33,21 @@ type RIE struct {
 	// Timeout is the function timeout the emulator enforces.
 	Timeout time.Duration
 
-	proc   *process
-	logs   *logBuffer
-	client *http.Client
-	mu     sync.Mutex // one invocation at a time
+	r *localenv.RIE
 }
 
-// Invocation is the emulator's answer to one invocation.
+// Invocation is the emulator's answer to one invocation (see
+// localenv.Invocation, which it converts from, for how each field is derived
+// from this emulator version's answers).
 type Invocation struct {
 	// Status is the HTTP status code: 200 for a result, a handler error and
 	// a timeout; 502 when the runtime process exited or panicked.
 	Status int
 	// Body is the response body: the handler's result, or the error.
 	Body []byte
-	// FunctionError reports that the function failed. This emulator version
-	// sets no X-Amz-Function-Error header (real Lambda does; Invoke honours
-	// it if present), so it is derived from the answer:
-	//   - status 502 (runtime exited or panicked; body is an error object);
-	//   - a body "Task timed out after N.00 seconds" (TimedOut);
-	//   - a body that is exactly an error object: a JSON object with string
-	//     "errorType" (non-empty) and "errorMessage", and no keys besides
-	//     those, "stackTrace", "requestId" and "cause". A handler whose
-	//     successful result has that shape would be misread as failing.
+	// FunctionError reports that the function failed: a 502, a timeout, or
+	// a body that is exactly a Lambda error object (this emulator version
+	// sets no X-Amz-Function-Error header).
 	FunctionError bool
 	// ErrorType and ErrorMessage are the error object's fields when
 	// FunctionError is set ("Sandbox.Timedout" and the text for a timeout).
@@ -100,117 +72,20 @@ type Invocation struct {
 // Its working directory is the bootstrap's directory.
 func StartRIE(t testing.TB, bootstrap string, opts RIEOptions) *RIE {
 	t.Helper()
-	return startRIE(t, bootstrap, opts, freeAddrs)
-}
-
-// startRIE is StartRIE taking its addresses from pickAddrs (freeAddrs; tests
-// substitute taken ones).
-func startRIE(t testing.TB, bootstrap string, opts RIEOptions, pickAddrs func(n int) ([]string, error)) *RIE {
-	t.Helper()
-	tool, err := findTool(rieTool)
+	r, err := localenv.StartRIE(bootstrap, localenv.RIEOptions(opts))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bootstrap, err = filepath.Abs(bootstrap)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	if fi, err := os.Stat(bootstrap); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		t.Fatalf("testenv: bootstrap %s is not an executable file (%v)", bootstrap, err)
-	}
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = defaultTimeout
-	}
-	secs := max(1, int(math.Ceil(timeout.Seconds())))
-	timeout = time.Duration(secs) * time.Second
-
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	env = append(env, opts.Env...)
-	env = append(env, "AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(secs))
-
-	for attempt := 1; ; attempt++ {
-		addrs, err := pickAddrs(2)
-		if err != nil {
-			t.Fatalf("testenv: finding free ports for %s: %v", rieTool, err)
+	t.Cleanup(func() {
+		// Stop lets a running invocation finish (or fail) first.
+		if err := r.Stop(); err != nil {
+			t.Error(err)
 		}
-		logs := newLogBuffer()
-		p, err := startProcess(tool, []string{
-			"--runtime-interface-emulator-address", addrs[0],
-			"--runtime-api-address", addrs[1],
-			bootstrap,
-		}, env, filepath.Dir(bootstrap), logs)
-		if err != nil {
-			t.Fatalf("testenv: starting %s: %v", tool, err)
+		if t.Failed() {
+			t.Logf("aws-lambda-rie (%s) printed:\n%s", r.Addr, r.LogTail())
 		}
-		r := &RIE{
-			URL:            "http://" + addrs[0] + rieInvokePath,
-			Addr:           addrs[0],
-			RuntimeAPIAddr: addrs[1],
-			Timeout:        timeout,
-			proc:           p,
-			logs:           logs,
-			client: &http.Client{
-				Transport: &http.Transport{Proxy: nil},
-				Timeout:   timeout + invokeHTTPMargin,
-			},
-		}
-		err = r.waitReady(rieStartTimeout)
-		if err == nil {
-			t.Cleanup(func() {
-				r.mu.Lock() // let a running invocation finish (or fail) first
-				defer r.mu.Unlock()
-				r.client.CloseIdleConnections()
-				p.stop()
-				if t.Failed() {
-					t.Logf("%s (%s) printed:\n%s", rieTool, r.Addr, logs.tail(logTailOnFailure))
-				}
-			})
-			return r
-		}
-		p.stop()
-		if attempt < startAttempts && addrInUse(logs.String()) {
-			continue
-		}
-		t.Fatalf("%v\n%s printed:\n%s", err, rieTool, logs.tail(logTailOnFailure))
-	}
-}
-
-// waitReady waits until both of the emulator's addresses accept connections
-// and (where the system tells, see listensOn) are held by this emulator
-// process, not by someone who took a port after freeAddrs released it. Such
-// an emulator fails to bind and exits, and StartRIE retries on new ports.
-func (r *RIE) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	wait := 10 * time.Millisecond
-	for {
-		var err error
-		for _, addr := range []string{r.Addr, r.RuntimeAPIAddr} {
-			var c net.Conn
-			if c, err = net.DialTimeout("tcp", addr, time.Second); err != nil {
-				break
-			}
-			c.Close()
-			if owned, known := listensOn(r.proc.cmd.Process.Pid, addr); known && !owned {
-				err = fmt.Errorf("%s answers, but not from this %s process", addr, rieTool)
-				break
-			}
-		}
-		if r.proc.exited() {
-			return fmt.Errorf("testenv: %s exited before accepting connections: %s", rieTool, r.proc.exitMessage())
-		}
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("testenv: %s did not accept connections within %v: %v", rieTool, timeout, err)
-		}
-		select {
-		case <-r.proc.done:
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 200*time.Millisecond)
-	}
+	})
+	return &RIE{URL: r.URL, Addr: r.Addr, RuntimeAPIAddr: r.RuntimeAPIAddr, Timeout: r.Timeout, r: r}
 }
 
 // Invoke POSTs payload to the function and returns the emulator's answer.
@@ -236,137 +111,23 @@ func (r *RIE) Invoke(t testing.TB, payload []byte) Invocation {
 // TryInvoke is Invoke returning its failure as an error instead of failing
 // the test, for use from goroutines.
 func (r *RIE) TryInvoke(payload []byte) (Invocation, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.proc.exited() {
-		return Invocation{}, fmt.Errorf("testenv: %s is not running: %s\n%s", rieTool, r.proc.exitMessage(), r.logs.tail(logTailOnFailure))
-	}
-	id := newUUID()
-	req, err := http.NewRequest(http.MethodPost, r.URL, bytes.NewReader(payload))
-	if err != nil {
-		return Invocation{}, fmt.Errorf("testenv: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Amzn-RequestId", id)
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return Invocation{}, fmt.Errorf("testenv: invoking the function at %s: %w", r.URL, err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return Invocation{}, fmt.Errorf("testenv: reading the invocation response: %w", err)
-	}
-
-	if !r.logs.waitFor("START RequestId: "+id, logLineTimeout, r.proc.done) {
-		return Invocation{}, fmt.Errorf("testenv: invocation %s (HTTP %d) is not in %s's output: "+
-			"another process may be listening on %s", id, resp.StatusCode, rieTool, r.Addr)
-	}
-	if resp.StatusCode == http.StatusOK {
-		// The emulator prints END/REPORT before it answers; wait until
-		// the copy of its output has caught up. Best effort: a path
-		// without a REPORT line just costs this wait.
-		r.logs.waitFor("REPORT RequestId: "+id, logLineTimeout, r.proc.done)
-	}
-
-	inv := Invocation{Status: resp.StatusCode, Body: body, RequestID: id}
-	classify(&inv, resp.Header.Get("X-Amz-Function-Error"))
-	return inv, nil
-}
-
-// timeoutPrefix starts this emulator's answer to a function that timed out.
-const timeoutPrefix = "Task timed out after "
-
-func classify(inv *Invocation, functionErrorHeader string) {
-	typ, msg, isErrorObject := errorObject(inv.Body)
-	switch {
-	case functionErrorHeader != "", inv.Status == http.StatusBadGateway:
-		inv.FunctionError = true
-	case inv.Status == http.StatusOK && bytes.HasPrefix(inv.Body, []byte(timeoutPrefix)):
-		inv.FunctionError, inv.TimedOut = true, true
-		typ, msg = "Sandbox.Timedout", string(inv.Body)
-	case inv.Status == http.StatusOK && isErrorObject:
-		inv.FunctionError = true
-	}
-	if inv.FunctionError {
-		inv.ErrorType, inv.ErrorMessage = typ, msg
-		if !inv.TimedOut && strings.Contains(msg, "Task timed out") {
-			inv.TimedOut = true
-		}
-	}
-}
-
-// errorObject reports whether body is a Lambda error object, as the runtimes
-// (aws-lambda-go: errorMessage, errorType, stackTrace) and the emulator
-// (Runtime.ExitError, Function.ResponseSizeTooLarge, …) write them.
-func errorObject(body []byte) (typ, msg string, ok bool) {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) != nil {
-		return "", "", false
-	}
-	for k := range fields {
-		switch k {
-		case "errorType", "errorMessage", "stackTrace", "requestId", "cause":
-		default:
-			return "", "", false
-		}
-	}
-	if json.Unmarshal(fields["errorType"], &typ) != nil || typ == "" {
-		return "", "", false
-	}
-	if json.Unmarshal(fields["errorMessage"], &msg) != nil {
-		return "", "", false
-	}
-	return typ, msg, true
+	inv, err := r.r.Invoke(context.Background(), payload)
+	return Invocation(inv), err
 }
 
 // Logs returns everything the emulator process printed so far: its own log,
 // the START/END/REPORT lines, and the function's stdout and stderr.
-func (r *RIE) Logs() string { return r.logs.String() }
-
-var (
-	reportInitRE  = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
-	runtimeInitRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
-)
+func (r *RIE) Logs() string { return r.r.Logs() }
 
 // InitDuration parses "Init Duration: X ms" from the first REPORT line. It
 // returns an error if no invocation has finished yet or that line has none.
 //
 // In this emulator version the figure only times the emulator's hand-off of
 // the init request, not the runtime's own start-up; see RuntimeInitDuration.
-func (r *RIE) InitDuration() (time.Duration, error) {
-	sc := bufio.NewScanner(strings.NewReader(r.logs.String()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "REPORT RequestId: ") {
-			continue
-		}
-		m := reportInitRE.FindStringSubmatch(line)
-		if m == nil {
-			return 0, fmt.Errorf("testenv: the first REPORT line has no Init Duration: %q", line)
-		}
-		return parseMillis(m[1])
-	}
-	return 0, errors.New("testenv: no REPORT line in the emulator's output yet (no invocation has finished)")
-}
+func (r *RIE) InitDuration() (time.Duration, error) { return r.r.InitDuration() }
 
 // RuntimeInitDuration parses the emulator's first "INIT REPORT(durationMs: X)"
 // log line: the time from starting the runtime process to its first request
 // for work, i.e. the function's init phase. It returns an error if the
 // emulator has not logged one (no invocation yet, or LOG_LEVEL above info).
-func (r *RIE) RuntimeInitDuration() (time.Duration, error) {
-	m := runtimeInitRE.FindStringSubmatch(r.logs.String())
-	if m == nil {
-		return 0, errors.New("testenv: no \"INIT REPORT(durationMs: …)\" line in the emulator's output yet")
-	}
-	return parseMillis(m[1])
-}
-
-func parseMillis(s string) (time.Duration, error) {
-	ms, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("testenv: parsing duration %q ms: %w", s, err)
-	}
-	return time.Duration(ms * float64(time.Millisecond)), nil
-}
+func (r *RIE) RuntimeInitDuration() (time.Duration, error) { return r.r.RuntimeInitDuration() }

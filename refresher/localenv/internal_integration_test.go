@@ -1,6 +1,6 @@
 //go:build integration
 
-package testenv
+package localenv
 
 import (
 	"fmt"
@@ -45,11 +45,14 @@ func TestMotoRetriesWhenPortTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.stop()
+	defer m.Stop()
 	if calls.Load() != 2 {
 		t.Fatalf("asked for addresses %d times, want 2 (one taken, one free)", calls.Load())
 	}
-	sm := m.Client(t)
+	sm, err := m.Client(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := sm.ListSecrets(t.Context(), nil); err != nil {
 		t.Fatalf("ListSecrets on the retried moto_server: %v", err)
 	}
@@ -58,12 +61,22 @@ func TestMotoRetriesWhenPortTaken(t *testing.T) {
 func TestRIERetriesWhenPortTaken(t *testing.T) {
 	t.Parallel()
 	pick, calls := takenFirst(t)
-	bootstrap := BuildBootstrap(t, "./refresher/testenv/testdata/echo")
-	r := startRIE(t, bootstrap, RIEOptions{}, pick)
+	bootstrap := t.TempDir() + "/bootstrap"
+	if err := BuildBootstrap("./refresher/testenv/testdata/echo", bootstrap); err != nil {
+		t.Fatal(err)
+	}
+	r, err := startRIE(bootstrap, RIEOptions{}, pick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
 	if calls.Load() != 2 {
 		t.Fatalf("asked for addresses %d times, want 2 (taken, then free)", calls.Load())
 	}
-	inv := r.Invoke(t, []byte(`"hi"`))
+	inv, err := r.Invoke(t.Context(), []byte(`"hi"`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if inv.Status != 200 || string(inv.Body) != `"hi"` {
 		t.Fatalf("invocation = %+v (body %s)", inv, inv.Body)
 	}

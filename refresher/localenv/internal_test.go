@@ -1,16 +1,16 @@
-package testenv
+package localenv
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestFindToolMissingNamesToolAndMakeTest(t *testing.T) {
-	_, err := findTool("testenv-no-such-tool")
+func TestFindToolMissingNamesToolAndMakeTargets(t *testing.T) {
+	_, err := FindTool("localenv-no-such-tool")
 	if err == nil {
-		t.Fatal("findTool found a tool that does not exist")
+		t.Fatal("FindTool found a tool that does not exist")
 	}
-	for _, want := range []string{"testenv-no-such-tool", "make test"} {
+	for _, want := range []string{"localenv-no-such-tool", "make test", "make demo"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
@@ -57,5 +57,25 @@ func TestEnvEndpoints(t *testing.T) {
 	}
 	if _, ok, _ := e.GetServiceBaseEndpoint(t.Context(), "STS"); ok {
 		t.Errorf("STS endpoint found")
+	}
+}
+
+func TestUniqueName(t *testing.T) {
+	a, b := UniqueName("demo/odd chars: ü*"), UniqueName("demo/odd chars: ü*")
+	if a == b {
+		t.Fatalf("UniqueName repeated %q", a)
+	}
+	if !strings.HasPrefix(a, "demo/odd-chars---") || len(a) != len("demo/odd-chars---")+len("--")+16 {
+		t.Errorf("UniqueName = %q", a)
+	}
+	if n := UniqueName(""); !strings.HasPrefix(n, "test-") {
+		t.Errorf("UniqueName(\"\") = %q", n)
+	}
+}
+
+func TestNewUUID(t *testing.T) {
+	u := NewUUID()
+	if len(u) != 36 || u[14] != '4' || strings.Count(u, "-") != 4 || u == NewUUID() {
+		t.Errorf("NewUUID = %q", u)
 	}
 }
