@@ -681,8 +681,8 @@ func tplCheckAlarms(tpl map[string]any) []string {
 			probs = append(probs, name+": threshold in hours but no returned metric math expression converts seconds (\"/ 3600\")")
 		}
 	}
-	if d := tplGet(tpl, "Parameters", "ExpiryAlarmThresholdHours", "Default"); d != 3 {
-		probs = append(probs, fmt.Sprintf("ExpiryAlarmThresholdHours default %v, want 3", d))
+	if d := tplGet(tpl, "Parameters", "ExpiryAlarmThresholdHours", "Default"); d != 4 {
+		probs = append(probs, fmt.Sprintf("ExpiryAlarmThresholdHours default %v, want 4 (the simulation shows 4 h fires at least 3 h before expiry)", d))
 	}
 
 	failure := tplAlarmsOn(tpl, ns, "Failed")
