@@ -45,6 +45,7 @@ func (r *Refresher) emitMetrics(results []Result, now time.Time) {
 	var refreshed, skipped, failed int
 	latencies := []float64{}
 	minExpiry := math.Inf(1)
+	unknown := false
 	for _, res := range results {
 		switch res.Outcome {
 		case Refreshed:
@@ -59,6 +60,8 @@ func (r *Refresher) emitMetrics(results []Result, now time.Time) {
 		}
 		if res.ExpiryKnown {
 			minExpiry = math.Min(minExpiry, secondsUntil(res.ExpiresAt, now))
+		} else {
+			unknown = true
 		}
 	}
 	agg := map[string]any{
@@ -73,7 +76,10 @@ func (r *Refresher) emitMetrics(results []Result, now time.Time) {
 		agg[MetricExchangeLatency] = latencies[:min(len(latencies), 100)]
 		metrics = append(metrics, emfMetric{MetricExchangeLatency, "Milliseconds"})
 	}
-	if !math.IsInf(minExpiry, 1) {
+	// The minimum speaks for every secret or not at all: a secret whose
+	// expiry could not be read might be the one about to expire, so a run
+	// with one sends no minimum, and an hour of such runs fires the alarm.
+	if !unknown && !math.IsInf(minExpiry, 1) {
 		agg[MetricMinSecondsToExpiry] = minExpiry
 		metrics = append(metrics, emfMetric{MetricMinSecondsToExpiry, "Seconds"})
 	}
