@@ -114,6 +114,9 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	}
 	h.r = New(cfg, Deps{Store: h.store, Exchanger: h.mc, Now: h.clock.Now,
 		Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Metrics: h.metrics})
+	Canary.Secret("a unit test key", "AK-test", "UK-test")
+	Canary.Track(t, "harness logs", h.logs)
+	Canary.Track(t, "harness metrics", h.metrics)
 	t.Cleanup(func() {
 		// No test key or token may appear in any log or metric line.
 		for _, s := range []string{h.logs.String(), h.metrics.String()} {

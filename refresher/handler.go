@@ -65,12 +65,24 @@ func (e *RunError) Error() string {
 	return b.String()
 }
 
+// finishReserve is kept back from the invocation's deadline (at most a tenth
+// of the time left) for logging the outcome, emitting the metrics and
+// returning: a call that is still running then is cut short by the function
+// itself, which fails cleanly, instead of by Lambda, which would kill it at
+// the deadline with nothing logged.
+const finishReserve = 500 * time.Millisecond
+
 // Handle is the Lambda handler: it dispatches an event by its shape.
 func (r *Refresher) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	ev, err := ParseEvent(raw)
 	if err != nil {
 		r.deps.Logger.ErrorContext(ctx, "event rejected", "error", err.Error())
 		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-min(finishReserve, time.Until(dl)/10)))
+		defer cancel()
 	}
 	switch ev := ev.(type) {
 	case *RotationEvent:

@@ -29,7 +29,7 @@ var moto *testenv.Moto
 func TestMain(m *testing.M) {
 	os.Exit(testenv.RunWithMoto(m, func(mo *testenv.Moto) int {
 		moto = mo
-		return m.Run()
+		return reliabilityTeardown(m.Run())
 	}))
 }
 
@@ -67,14 +67,17 @@ func newEnv(t *testing.T, cfg refresher.Config) *env {
 	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
 	e.mc = emulator.New(emulator.Options{Now: e.clock.Now})
 	e.mc.AddAccount(emulator.Account{APIKey: testAPIKey, UserKey: testUserKey})
-	srv := httptest.NewServer(e.mc)
+	refresher.Canary.Secret("an integration test key", testAPIKey, testUserKey)
+	srv := httptest.NewServer(refresher.Canary.Issued(e.mc))
 	t.Cleanup(srv.Close)
 	e.base = srv.URL + "/v4"
 	e.sm = moto.Client(t)
 	e.store = secrets.NewStore(e.sm)
 	cfg.DefaultBaseURL = e.base
 	client := &mightycall.Client{HTTPClient: &http.Client{Timeout: 5 * time.Second}, Now: e.clock.Now}
-	e.r = refresher.New(cfg, refresher.Deps{Store: e.store, Exchanger: client, Checker: client, Now: e.clock.Now})
+	logger, _ := refresher.Canary.Logger(t, "refresher logs")
+	e.r = refresher.New(cfg, refresher.Deps{Store: e.store, Exchanger: client, Checker: client, Now: e.clock.Now,
+		Logger: logger, Metrics: refresher.Canary.Output(t, "refresher metrics")})
 	return e
 }
 
@@ -215,6 +218,22 @@ func TestRotationAgainstMotoWithReplays(t *testing.T) {
 	}
 	if prev, err := e.store.Read(ctx, id, secrets.StagePrevious); err != nil || prev.VersionID != before.VersionID {
 		t.Fatalf("AWSPREVIOUS: %v %v", prev.VersionID, err)
+	}
+	// The next scheduled refresh must not leave AWSPENDING stranded on the
+	// rotated version (moto leaves it there after finishSecret): that would
+	// look like an unfinished rotation and block the next one.
+	if res := e.r.RefreshSecret(ctx, id, true); res.Outcome != refresher.Refreshed {
+		t.Fatalf("refresh after rotation: %+v", res)
+	}
+	desc, err := e.store.Describe(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := desc.VersionWithStage(secrets.StagePending); p != "" && p != desc.VersionWithStage(secrets.StageCurrent) {
+		t.Fatalf("AWSPENDING stranded on %s: %v", p, desc.VersionIDsToStages)
+	}
+	if token := e.startRotation(id); token == "" {
+		t.Fatal("the next rotation could not start")
 	}
 }
 

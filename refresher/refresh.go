@@ -115,8 +115,18 @@ func (r *Refresher) RefreshSecret(ctx context.Context, secretID string, force bo
 			r.clearFinishedRotation(ctx, secretID, cur)
 			return res
 		}
-		if !errors.Is(err, secrets.ErrConflict) || rebase >= maxRebases {
-			res.Err = fmt.Errorf("token stored as version %s but not made current, AWSCURRENT unchanged: %w", versionID, err)
+		if !errors.Is(err, secrets.ErrConflict) {
+			// The move's answer may be lost after the move happened: look.
+			if now, rerr := r.deps.Store.Read(ctx, secretID, secrets.StageCurrent); rerr == nil && now.VersionID == versionID {
+				res.Outcome = Refreshed
+				r.noteExpiry(&res, doc)
+				return res
+			}
+			res.Err = fmt.Errorf("token stored as version %s but not made current; AWSCURRENT still holds the previous token: %w", versionID, err)
+			return res
+		}
+		if rebase >= maxRebases {
+			res.Err = fmt.Errorf("token stored as version %s but not made current: the secret kept changing: %w", versionID, err)
 			return res
 		}
 		// Someone changed the secret since we read it: a user edit, or another

@@ -426,3 +426,31 @@ func TestRefreshAfterRotationClearsTheFinishedPendingLabel(t *testing.T) {
 		t.Fatal("a scheduled refresh moved an in-progress rotation's AWSPENDING")
 	}
 }
+
+func TestStaleUnfinishedRotationIsReleased(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.store.Create("acct", []byte(keysOnly))
+	token := h.store.StartRotation("acct")
+	if err := rotate(t, h, "acct", token, StepCreate); err != nil {
+		t.Fatal(err)
+	}
+	// The rotation times out and is left for two days: its pending token expired.
+	h.clock.Add(48 * time.Hour)
+	calls := len(h.mc.grants())
+	err := rotate(t, h, "acct", token, StepCreate)
+	if !errors.Is(err, ErrRotation) || !strings.Contains(err.Error(), "unfinished rotation") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(h.mc.grants()) != calls {
+		t.Fatal("a stale rotation spent a login it could never store")
+	}
+	if pend, _ := h.store.ValueAt("acct", secrets.StagePending); pend != "" {
+		t.Fatal("AWSPENDING still blocks the next rotation")
+	}
+	next := h.store.StartRotation("acct")
+	for _, step := range []string{StepCreate, StepSet, StepTest, StepFinish} {
+		if err := rotate(t, h, "acct", next, step); err != nil {
+			t.Fatalf("next rotation %s: %v", step, err)
+		}
+	}
+}

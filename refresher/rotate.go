@@ -68,9 +68,18 @@ func (r *Refresher) createSecret(ctx context.Context, ev *RotationEvent) error {
 		return fmt.Errorf("createSecret: secret %s: %w", ev.SecretID, err)
 	}
 	if pending, err := r.deps.Store.ReadVersion(ctx, ev.SecretID, ev.ClientRequestToken, secrets.StagePending); err == nil {
-		if r.validToken(pending.Doc) == nil {
+		verr := r.validToken(pending.Doc)
+		if verr == nil {
 			return nil // already created: a replay
 		}
+		// A rotation left unfinished for longer than a token lives: its
+		// version can never get a new value (Secrets Manager refuses a new
+		// value under the same token), so every retry would spend a login and
+		// fail. Release the label so the next rotation starts afresh.
+		if merr := r.deps.Store.MoveStage(ctx, ev.SecretID, secrets.StagePending, "", ev.ClientRequestToken); merr != nil {
+			return fmt.Errorf("createSecret: version %s holds an unusable token (%v), and removing its AWSPENDING label failed: %w", ev.ClientRequestToken, verr, merr)
+		}
+		return fmt.Errorf("%w: version %s of secret %s holds an unusable token (%v) from an unfinished rotation; its AWSPENDING label was removed, so the next rotation starts afresh", ErrRotation, ev.ClientRequestToken, ev.SecretID, verr)
 	} else if !errors.Is(err, secrets.ErrNotFound) {
 		return fmt.Errorf("createSecret: %w", err)
 	}
@@ -178,7 +187,13 @@ func (r *Refresher) finishSecret(ctx context.Context, ev *RotationEvent, desc se
 		}
 		from = cur.VersionID
 		if cur.Doc.AccessToken.Equal(pending.Doc.AccessToken) {
-			return nil // finished before, with a user edit merged on top
+			// Finished before, with a user edit merged on top. If moving
+			// AWSPENDING onto the merged version was interrupted, complete it,
+			// or the rotation looks unfinished and the next one is refused.
+			if err := r.deps.Store.MoveStage(ctx, ev.SecretID, secrets.StagePending, cur.VersionID, ev.ClientRequestToken); err != nil {
+				return fmt.Errorf("finishSecret: rotated and kept the edit, but moving AWSPENDING failed: %w", err)
+			}
+			return nil
 		}
 	}
 	if err := r.deps.Store.MoveCurrent(ctx, ev.SecretID, ev.ClientRequestToken, from); err != nil {
