@@ -59,8 +59,8 @@ const (
 	wrongKey = "mct-wrong-user-key-c0de"
 )
 
-// invocation is one run of the tool, kept for the canary check.
-type invocation struct {
+// toolRun is one run of the tool, kept for the canary check.
+type toolRun struct {
 	args           []string
 	code           int
 	stdout, stderr string
@@ -74,7 +74,7 @@ type fixture struct {
 	env  map[string]string
 
 	mu      sync.Mutex
-	runs    []invocation
+	runs    []toolRun
 	secrets []string
 }
 
@@ -91,20 +91,20 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // run runs the tool in-process.
-func (f *fixture) run(stdin string, args ...string) invocation {
+func (f *fixture) run(stdin string, args ...string) toolRun {
 	f.t.Helper()
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	code := run(ctx, args, strings.NewReader(stdin), &out, &errb, func(k string) string { return f.env[k] })
-	inv := invocation{args: args, code: code, stdout: out.String(), stderr: errb.String()}
+	inv := toolRun{args: args, code: code, stdout: out.String(), stderr: errb.String()}
 	f.mu.Lock()
 	f.runs = append(f.runs, inv)
 	f.mu.Unlock()
 	return inv
 }
 
-func (f *fixture) want(inv invocation, code int) {
+func (f *fixture) want(inv toolRun, code int) {
 	f.t.Helper()
 	if inv.code != code {
 		f.t.Fatalf("mctoken %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", inv.args, inv.code, code, inv.stdout, inv.stderr)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher/invocation"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -144,7 +145,7 @@ func (c *cli) refreshRemote(ctx context.Context, function string, ids []string, 
 // interface emulator does not, so an answer that is exactly an error object
 // {"errorMessage","errorType",...}, or its timeout text, counts too.
 func functionError(out *lambda.InvokeOutput) (string, bool) {
-	typ, msg, isErr := errorObject(out.Payload)
+	typ, msg, isErr := invocation.ErrorObject(out.Payload)
 	switch {
 	case out.FunctionError != nil:
 		if !isErr {
@@ -161,30 +162,6 @@ func functionError(out *lambda.InvokeOutput) (string, bool) {
 		return fmt.Sprintf("%s (%s)", msg, typ), true
 	}
 	return msg, true
-}
-
-// errorObject recognises a Lambda error object: string errorType (not
-// empty) and errorMessage, and no keys besides those, stackTrace, requestId
-// and cause.
-func errorObject(body []byte) (typ, msg string, ok bool) {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) != nil {
-		return "", "", false
-	}
-	for k := range fields {
-		switch k {
-		case "errorType", "errorMessage", "stackTrace", "requestId", "cause":
-		default:
-			return "", "", false
-		}
-	}
-	if json.Unmarshal(fields["errorType"], &typ) != nil || typ == "" {
-		return "", "", false
-	}
-	if json.Unmarshal(fields["errorMessage"], &msg) != nil {
-		return "", "", false
-	}
-	return typ, msg, true
 }
 
 func limit(b []byte, n int) []byte {

@@ -35,11 +35,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher/localenv"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -299,18 +299,7 @@ func (p *Proxy) ResetCounts() {
 // the runtime emulator) needs to reach Secrets Manager through this proxy:
 // the standard endpoint override, region, static credentials, no instance
 // metadata, and empty shared config files.
-func (p *Proxy) Env() []string {
-	return []string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + p.URL,
-		"AWS_REGION=" + Region,
-		"AWS_DEFAULT_REGION=" + Region,
-		"AWS_ACCESS_KEY_ID=" + AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=" + os.DevNull,
-		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
-	}
-}
+func (p *Proxy) Env() []string { return localenv.EndpointEnv(p.URL) }
 
 // Client returns a Secrets Manager client that talks to this proxy, built
 // as production builds one (config.LoadDefaultConfig, NewFromConfig) with

@@ -135,9 +135,16 @@ func (m *Moto) waitReady(timeout time.Duration) error {
 // this moto_server: the Secrets Manager endpoint override, region, static
 // credentials, no EC2 instance metadata look-ups, and empty shared config and
 // credentials files so that nothing from the developer's ~/.aws applies.
-func (m *Moto) Env() []string {
+func (m *Moto) Env() []string { return EndpointEnv(m.URL) }
+
+// EndpointEnv is the environment that points a child process's
+// config.LoadDefaultConfig at a local Secrets Manager endpoint (moto_server,
+// or a proxy in front of it): the endpoint override, region, static
+// credentials, no EC2 instance metadata look-ups, and empty shared config and
+// credentials files so that nothing from the developer's ~/.aws applies.
+func EndpointEnv(url string) []string {
 	return []string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + m.URL,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + url,
 		"AWS_REGION=" + Region,
 		"AWS_DEFAULT_REGION=" + Region,
 		"AWS_ACCESS_KEY_ID=" + AccessKeyID,

@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher/invocation"
 	"io"
 	"math"
 	"net"
@@ -283,7 +283,7 @@ func (r *RIE) Invoke(ctx context.Context, payload []byte) (Invocation, error) {
 const timeoutPrefix = "Task timed out after "
 
 func classify(inv *Invocation, functionErrorHeader string) {
-	typ, msg, isErrorObject := errorObject(inv.Body)
+	typ, msg, isErrorObject := invocation.ErrorObject(inv.Body)
 	switch {
 	case functionErrorHeader != "", inv.Status == http.StatusBadGateway:
 		inv.FunctionError = true
@@ -299,30 +299,6 @@ func classify(inv *Invocation, functionErrorHeader string) {
 			inv.TimedOut = true
 		}
 	}
-}
-
-// errorObject reports whether body is a Lambda error object, as the runtimes
-// (aws-lambda-go: errorMessage, errorType, stackTrace) and the emulator
-// (Runtime.ExitError, Function.ResponseSizeTooLarge, …) write them.
-func errorObject(body []byte) (typ, msg string, ok bool) {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) != nil {
-		return "", "", false
-	}
-	for k := range fields {
-		switch k {
-		case "errorType", "errorMessage", "stackTrace", "requestId", "cause":
-		default:
-			return "", "", false
-		}
-	}
-	if json.Unmarshal(fields["errorType"], &typ) != nil || typ == "" {
-		return "", "", false
-	}
-	if json.Unmarshal(fields["errorMessage"], &msg) != nil {
-		return "", "", false
-	}
-	return typ, msg, true
 }
 
 // Logs returns everything the emulator process printed so far: its own log,
