@@ -373,3 +373,53 @@ func TestUserEditDuringRotationSurvivesAgainstMoto(t *testing.T) {
 		t.Fatalf("AWSPENDING must end on the current version: %+v", desc.VersionIDsToStages)
 	}
 }
+
+// The split layout: the keys live in a credentials secret the function only
+// reads; the token secret names it and carries a copy of api_key only.
+func TestSplitLayoutAgainstMoto(t *testing.T) {
+	e := newEnv(t, refresher.Config{})
+	ctx := context.Background()
+	creds := e.create(`{"api_key":"` + testAPIKey + `","user_key":"` + testUserKey + `"}`)
+	credsBefore, err := e.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(creds), VersionStage: aws.String(secrets.StageCurrent)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.create(`{"credentials_secret_id":"` + creds + `","owner":"team-s"}`)
+
+	res := e.r.RefreshSecret(ctx, id, false)
+	if res.Outcome != refresher.Refreshed || res.Grant != "client_credentials" {
+		t.Fatalf("bootstrap: %+v", res)
+	}
+	cur := e.current(id)
+	raw := mustJSON(t, cur.Doc)
+	if cur.Doc.APIKey.Reveal() != testAPIKey || strings.Contains(raw, testUserKey) || !strings.Contains(raw, `"owner":"team-s"`) {
+		t.Fatalf("token secret must carry the api_key copy, never the user_key: %v", cur.Doc.Extra())
+	}
+	if !e.mc.TokenValid(cur.Doc.AccessToken.Reveal()) {
+		t.Fatal("token not stored")
+	}
+	e.clock.Add(19 * time.Hour)
+	if res := e.r.RefreshSecret(ctx, id, false); res.Outcome != refresher.Refreshed || res.Grant != "refresh_token" {
+		t.Fatalf("due: %+v", res)
+	}
+	// Rotation in the split layout.
+	token := e.startRotation(id)
+	for _, step := range []string{refresher.StepCreate, refresher.StepSet, refresher.StepTest, refresher.StepFinish} {
+		if err := e.step(id, token, step); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	if e.current(id).VersionID != token {
+		t.Fatal("rotation did not finish")
+	}
+	// The credentials secret was only read: still one version, unchanged.
+	credsAfter, err := e.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(creds), VersionStage: aws.String(secrets.StageCurrent)})
+	if err != nil || aws.ToString(credsAfter.VersionId) != aws.ToString(credsBefore.VersionId) || aws.ToString(credsAfter.SecretString) != aws.ToString(credsBefore.SecretString) {
+		t.Fatal("the function wrote the credentials secret")
+	}
+	// A user_key in the token secret is refused (consumers would see it).
+	bad := e.create(`{"credentials_secret_id":"` + creds + `","user_key":"` + testUserKey + `"}`)
+	if res := e.r.RefreshSecret(ctx, bad, false); res.Outcome != refresher.Failed || !strings.Contains(res.Err.Error(), `"user_key"`) {
+		t.Fatalf("user_key beside credentials_secret_id: %+v", res)
+	}
+}

@@ -165,6 +165,39 @@ func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
 	if !strings.Contains(logs, `"message":"secret refreshed"`) || !strings.Contains(logs, `"_aws"`) {
 		t.Fatalf("want JSON log lines and EMF metrics:\n%s", logs)
 	}
+	// Every per-secret line has the fields an operator filters on, in
+	// Lambda's JSON log format (timestamp, level, message, requestId).
+	perSecret, runs := 0, 0
+	for _, line := range strings.Split(logs, "\n") {
+		var m map[string]any
+		if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &m) != nil || m["_aws"] != nil {
+			continue
+		}
+		for _, k := range []string{"timestamp", "level", "message", "requestId"} {
+			if _, ok := m[k]; !ok {
+				t.Fatalf("log line without %q: %s", k, line)
+			}
+		}
+		switch m["message"] {
+		case "secret refreshed", "secret skipped", "secret failed":
+			perSecret++
+			for _, k := range []string{"secret_id", "outcome", "grant", "reason", "attempts", "exchange_ms", "duration_ms", "expires_at"} {
+				if _, ok := m[k]; !ok {
+					t.Fatalf("secret line without %q: %s", k, line)
+				}
+			}
+		case "refresh run":
+			runs++
+			for _, k := range []string{"secrets", "refreshed", "skipped", "failed", "failed_secrets"} {
+				if _, ok := m[k]; !ok {
+					t.Fatalf("run line without %q: %s", k, line)
+				}
+			}
+		}
+	}
+	if perSecret != 5 || runs != 3 {
+		t.Fatalf("want 5 per-secret lines over 3 refresh runs, got %d and %d:\n%s", perSecret, runs, logs)
+	}
 }
 
 func TestFailedSecretIsAFunctionError(t *testing.T) {
