@@ -9,6 +9,10 @@ import (
 	"github.com/mightycall-token-refresher/mightycall-token-refresher/secrets/sensitive"
 )
 
+// maxClockSkew is how far an expires_at may exceed now + 24h before it is
+// not trusted.
+const maxClockSkew = 5 * time.Minute
+
 // Decision is whether a secret needs a new token, and why. It is computed
 // from the document alone.
 type Decision struct {
@@ -35,6 +39,10 @@ func Decide(doc secrets.Document, now time.Time, margin time.Duration, force boo
 		d.Reason = "forced"
 	case !doc.ExpiresAt.After(now):
 		d.Reason = "token expired"
+	case doc.ExpiresAt.Sub(now) > mightycall.DocumentedLifetime+maxClockSkew:
+		// No MightyCall token lives that long: an old version restored or a
+		// hand edit. Trusting it would stop refreshes and the expiry alarm.
+		d.Reason = "expires_at is further ahead than a MightyCall token lives (24h): not trusted"
 	case doc.ExpiresAt.Sub(now) <= margin:
 		d.Reason = fmt.Sprintf("token expires within the %s margin", margin)
 	default:

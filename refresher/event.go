@@ -69,10 +69,8 @@ func ParseEvent(raw []byte) (Event, error) {
 }
 
 func parseRotation(obj map[string]json.RawMessage) (Event, error) {
-	known := map[string]bool{"Step": true, "SecretId": true, "ClientRequestToken": true, "RotationToken": true}
-	if err := onlyKnown(obj, known, "rotation event"); err != nil {
-		return nil, err
-	}
+	// Fields beyond these are ignored: Secrets Manager may add some, and a
+	// rotation must not fail for it.
 	e := &RotationEvent{}
 	var token string
 	for name, dst := range map[string]*string{"Step": &e.Step, "SecretId": &e.SecretID, "ClientRequestToken": &e.ClientRequestToken, "RotationToken": &token} {
@@ -119,8 +117,11 @@ func parseRefresh(obj map[string]json.RawMessage) (Event, error) {
 		if err := json.Unmarshal(v, &e.SecretIDs); err != nil {
 			return nil, fmt.Errorf("%w: field \"secret_ids\" must be a list of secret names or ARNs", ErrBadEvent)
 		}
+		if len(e.SecretIDs) == 0 {
+			return nil, fmt.Errorf("%w: field \"secret_ids\" is an empty list; leave it out to refresh the configured SECRET_IDS", ErrBadEvent)
+		}
 		for i, id := range e.SecretIDs {
-			if strings.TrimSpace(id) == "" {
+			if e.SecretIDs[i] = strings.TrimSpace(id); e.SecretIDs[i] == "" {
 				return nil, fmt.Errorf("%w: field \"secret_ids\" entry %d is empty", ErrBadEvent, i)
 			}
 		}

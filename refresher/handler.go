@@ -65,6 +65,23 @@ func (e *RunError) Error() string {
 	return b.String()
 }
 
+// EventRejected is Handle's error for an event it does not accept. Lambda
+// reports an error's type name as errorType, so the error types Handle
+// returns are named for what happened.
+type EventRejected struct{ Err error }
+
+func (e *EventRejected) Error() string { return e.Err.Error() }
+func (e *EventRejected) Unwrap() error { return e.Err }
+
+// RotationStepFailed is Handle's error for a failed rotation step.
+type RotationStepFailed struct {
+	Step string
+	Err  error
+}
+
+func (e *RotationStepFailed) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *RotationStepFailed) Unwrap() error { return e.Err }
+
 // finishReserve is kept back from the invocation's deadline (at most a tenth
 // of the time left) for logging the outcome, emitting the metrics and
 // returning: a call that is still running then is cut short by the function
@@ -77,7 +94,7 @@ func (r *Refresher) Handle(ctx context.Context, raw json.RawMessage) (any, error
 	ev, err := ParseEvent(raw)
 	if err != nil {
 		r.deps.Logger.ErrorContext(ctx, "event rejected", "error", err.Error())
-		return nil, err
+		return nil, &EventRejected{Err: err}
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -91,7 +108,7 @@ func (r *Refresher) Handle(ctx context.Context, raw json.RawMessage) (any, error
 		attrs := []any{"secret_id", ev.SecretID, "step", ev.Step, "version_id", ev.ClientRequestToken, "duration_ms", time.Since(start).Milliseconds()}
 		if err != nil {
 			r.deps.Logger.ErrorContext(ctx, "rotation step failed", append(attrs, "error", err.Error())...)
-			return nil, err
+			return nil, &RotationStepFailed{Step: ev.Step, Err: err}
 		}
 		r.deps.Logger.InfoContext(ctx, "rotation step done", attrs...)
 		return RotationResult{SecretID: ev.SecretID, Step: ev.Step, Outcome: "ok"}, nil

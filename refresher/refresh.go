@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher/mightycall"
@@ -60,40 +61,93 @@ func (r *Refresher) RefreshSecret(ctx context.Context, secretID string, force bo
 		return res
 	}
 	r.noteExpiry(&res, cur.Doc)
-	if err := cur.Doc.CheckKeys(); err != nil {
+	decision := Decide(cur.Doc, r.now(), r.cfg.Margin, force)
+	res.Reason = decision.Reason
+	if err := r.checkWritable(cur.Doc); err != nil {
 		res.Err = fmt.Errorf("secret %s: %w", secretID, err)
 		return res
 	}
-	decision := Decide(cur.Doc, r.now(), r.cfg.Margin, force)
-	res.Reason = decision.Reason
 	if !decision.Due {
 		res.Outcome = Skipped
 		res.Grant = cur.Doc.Grant
 		return res
 	}
-
-	base, err := BaseURL(cur.Doc, r.cfg.DefaultBaseURL)
-	if err != nil {
-		res.Err = fmt.Errorf("secret %s: %w", secretID, err)
-		return res
-	}
-	keys, err := r.keys(ctx, cur.Doc)
-	if err != nil {
-		res.Err = fmt.Errorf("secret %s: %w", secretID, err)
-		return res
-	}
-
 	exCtx, cancel := r.exchangeContext(ctx)
 	defer cancel()
-	exStart := time.Now()
-	tok, how, attempts, err := r.obtain(exCtx, base, keys, cur.Doc.RefreshToken)
-	res.Attempts, res.Exchange = attempts, time.Since(exStart)
+	for login := 0; ; login++ {
+		tok, keys, err := r.obtainFor(exCtx, &res, cur.Doc)
+		if err != nil {
+			res.Err = err
+			return res
+		}
+		newer, done := r.write(ctx, &res, secretID, cur, tok, keys)
+		if done {
+			return res
+		}
+		// The keys changed while the token was being obtained: a token of the
+		// old keys must not be stored beside the new ones. Log in again with
+		// the new keys, once.
+		if login > 0 {
+			res.Err = fmt.Errorf("secret %s: the keys changed twice while refreshing; try again", secretID)
+			return res
+		}
+		if err := r.checkWritable(newer.Doc); err != nil {
+			res.Err = fmt.Errorf("secret %s changed while refreshing: %w", secretID, err)
+			return res
+		}
+		res.Reason += "; the keys changed meanwhile, logged in again with the new ones"
+		cur = newer
+		cur.Doc.RefreshToken = sensitive.String{} // it belongs to the old keys
+	}
+}
+
+// checkWritable fails a secret before any call to MightyCall when the
+// refresher could not use or store it: keys missing, a bad base URL, or a
+// document too large to hold a token beside everything else.
+func (r *Refresher) checkWritable(doc secrets.Document) error {
+	if err := doc.CheckKeys(); err != nil {
+		return err
+	}
+	if _, err := BaseURL(doc, r.cfg.DefaultBaseURL); err != nil {
+		return err
+	}
+	room := strings.Repeat("x", tokenRoom)
+	if _, err := doc.WithToken(secrets.Token{AccessToken: sensitive.New(room), RefreshToken: sensitive.New(room),
+		TokenType: "bearer", ExpiresAt: r.now(), IssuedAt: r.now(), Grant: secrets.GrantClientCredentials}).Encode(); err != nil {
+		return fmt.Errorf("no room for a token (%d bytes each for access and refresh token): %w", tokenRoom, err)
+	}
+	return nil
+}
+
+// tokenRoom is the size checkWritable reserves for each token; MightyCall's
+// are far shorter (tens of bytes).
+const tokenRoom = 2048
+
+// obtainFor exchanges a token for doc, recording attempts and time in res.
+func (r *Refresher) obtainFor(ctx context.Context, res *Result, doc secrets.Document) (secrets.Token, secrets.Keys, error) {
+	base, err := BaseURL(doc, r.cfg.DefaultBaseURL)
 	if err != nil {
-		res.Err = err
-		return res
+		return secrets.Token{}, secrets.Keys{}, fmt.Errorf("secret %s: %w", res.SecretID, err)
+	}
+	keys, err := r.keys(ctx, doc)
+	if err != nil {
+		return secrets.Token{}, secrets.Keys{}, fmt.Errorf("secret %s: %w", res.SecretID, err)
+	}
+	exStart := time.Now()
+	tok, how, attempts, err := r.obtain(ctx, base, keys, doc.RefreshToken)
+	res.Attempts, res.Exchange = res.Attempts+attempts, res.Exchange+time.Since(exStart)
+	if err != nil {
+		return secrets.Token{}, secrets.Keys{}, err
 	}
 	res.Grant, res.Reason = tok.Grant, res.Reason+"; "+how
+	return tok, keys, nil
+}
 
+// write stores tok as a new version based on cur and makes it current, as a
+// compare-and-swap. When AWSCURRENT moved meanwhile it re-bases on the newer
+// version, keeping a user's edit; done is false (with the newer version)
+// only when that edit changed the account's keys, so tok must not be kept.
+func (r *Refresher) write(ctx context.Context, res *Result, secretID string, cur secrets.Version, tok secrets.Token, keys secrets.Keys) (secrets.Version, bool) {
 	for rebase := 0; ; rebase++ {
 		doc := cur.Doc.WithToken(tok)
 		if cur.Doc.CredentialsSecretID != "" {
@@ -102,56 +156,59 @@ func (r *Refresher) RefreshSecret(ctx context.Context, secretID string, force bo
 		versionID, err := writeID(cur.VersionID, doc)
 		if err != nil {
 			res.Err = err
-			return res
+			return cur, true
 		}
 		if err := r.deps.Store.Put(ctx, secretID, secrets.NewVersion{VersionID: versionID, Doc: doc, Stages: []string{secrets.StageStaged}}); err != nil {
 			res.Err = fmt.Errorf("token obtained but not stored, AWSCURRENT unchanged: %w", err)
-			return res
+			return cur, true
 		}
 		err = r.deps.Store.MoveCurrent(ctx, secretID, versionID, cur.VersionID)
 		if err == nil {
 			res.Outcome = Refreshed
-			r.noteExpiry(&res, doc)
+			r.noteExpiry(res, doc)
 			r.clearFinishedRotation(ctx, secretID, cur)
-			return res
+			return cur, true
 		}
 		if !errors.Is(err, secrets.ErrConflict) {
 			// The move's answer may be lost after the move happened: look.
 			if now, rerr := r.deps.Store.Read(ctx, secretID, secrets.StageCurrent); rerr == nil && now.VersionID == versionID {
 				res.Outcome = Refreshed
-				r.noteExpiry(&res, doc)
-				return res
+				r.noteExpiry(res, doc)
+				return cur, true
 			}
 			res.Err = fmt.Errorf("token stored as version %s but not made current; AWSCURRENT still holds the previous token: %w", versionID, err)
-			return res
+			return cur, true
 		}
 		if rebase >= maxRebases {
 			res.Err = fmt.Errorf("token stored as version %s but not made current: the secret kept changing: %w", versionID, err)
-			return res
+			return cur, true
 		}
 		// Someone changed the secret since we read it: a user edit, or another
 		// refresh. Re-read, and base the write on what is there now.
 		newer, rerr := r.deps.Store.Read(ctx, secretID, secrets.StageCurrent)
 		if rerr != nil {
 			res.Err = fmt.Errorf("AWSCURRENT moved while refreshing, and re-reading it failed: %w", rerr)
-			return res
+			return cur, true
 		}
 		if newer.VersionID == versionID {
 			// Our own move landed but its answer was lost; the retried move
 			// then found AWSCURRENT already on our version.
 			res.Outcome = Refreshed
-			r.noteExpiry(&res, doc)
-			return res
+			r.noteExpiry(res, doc)
+			return cur, true
 		}
 		if !newer.Doc.AccessToken.Equal(cur.Doc.AccessToken) && !Decide(newer.Doc, r.now(), r.cfg.Margin, false).Due {
 			// Another run stored a fresh token meanwhile: keep it.
 			res.Outcome, res.Grant, res.Reason = Skipped, newer.Doc.Grant, "refreshed concurrently by another run"
-			r.noteExpiry(&res, newer.Doc)
-			return res
+			r.noteExpiry(res, newer.Doc)
+			return cur, true
 		}
 		if err := newer.Doc.CheckKeys(); err != nil {
 			res.Err = fmt.Errorf("secret %s changed while refreshing: %w", secretID, err)
-			return res
+			return cur, true
+		}
+		if !newer.Doc.SameAccount(cur.Doc) {
+			return newer, false
 		}
 		cur = newer
 	}

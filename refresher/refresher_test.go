@@ -454,3 +454,60 @@ func TestStaleUnfinishedRotationIsReleased(t *testing.T) {
 		}
 	}
 }
+
+func TestKeysChangedDuringRefreshLogsInWithTheNewKeys(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.store.Create("acct", []byte(`{"api_key":"AK-old","user_key":"UK-old"}`))
+	h.mc.mu.Lock()
+	h.mc.apiKey, h.mc.userKey = "AK-old", "UK-old"
+	h.mc.mu.Unlock()
+	swapped := false
+	h.store.BeforeOp = func(op, id string) {
+		// The user moves the secret to another account between our write and our move.
+		if op == memstore.OpMove && !swapped {
+			swapped = true
+			h.mc.mu.Lock()
+			h.mc.apiKey, h.mc.userKey = "AK-test", "UK-test"
+			h.mc.mu.Unlock()
+			h.store.UserPut("acct", []byte(keysOnly))
+		}
+	}
+	res := h.r.RefreshSecret(context.Background(), "acct", false)
+	if res.Outcome != Refreshed || !strings.Contains(res.Reason, "keys changed") {
+		t.Fatalf("%+v", res)
+	}
+	g := h.mc.grants()
+	last := h.mc.requests[len(h.mc.requests)-1]
+	if len(g) != 2 || last.APIKey.Reveal() != "AK-test" || last.Grant != mightycall.ClientCredentials {
+		t.Fatalf("want a second login with the new keys: %v", g)
+	}
+	d := currentDoc(t, h.store, "acct")
+	if d.APIKey.Reveal() != "AK-test" || d.AccessToken.Reveal() != "AT-2" || !strings.Contains(string(mustValue(h, "acct")), `"team":"ops"`) {
+		t.Fatalf("the new keys must be stored with a token of the new keys: %+v", d)
+	}
+}
+
+func TestFarFutureExpiryIsNotTrusted(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.store.Create("acct", []byte(`{"api_key":"AK-test","user_key":"UK-test","access_token":"old","issued_at":"2020-01-01T00:00:00Z","expires_at":"9999-12-31T00:00:00Z"}`))
+	res := h.r.RefreshSecret(context.Background(), "acct", false)
+	if res.Outcome != Refreshed || !strings.Contains(res.Reason, "not trusted") {
+		t.Fatalf("%+v", res)
+	}
+	if d := currentDoc(t, h.store, "acct"); d.ExpiresAt.After(h.clock.Now().Add(24 * time.Hour)) {
+		t.Fatalf("expires_at %v", d.ExpiresAt)
+	}
+}
+
+func TestSecretWithoutRoomForATokenFailsBeforeAnyExchange(t *testing.T) {
+	h := newHarness(t, Config{})
+	pad := strings.Repeat("p", secrets.MaxDocumentBytes-200)
+	h.store.Create("acct", []byte(`{"api_key":"AK-test","user_key":"UK-test","notes":"`+pad+`"}`))
+	res := h.r.RefreshSecret(context.Background(), "acct", false)
+	if res.Outcome != Failed || !strings.Contains(res.Err.Error(), "no room for a token") {
+		t.Fatalf("%+v", res)
+	}
+	if len(h.mc.grants()) != 0 {
+		t.Fatal("a login was spent on a secret that cannot hold its token")
+	}
+}

@@ -84,24 +84,9 @@ func (r *Refresher) createSecret(ctx context.Context, ev *RotationEvent) error {
 		return fmt.Errorf("createSecret: %w", err)
 	}
 
-	base, err := BaseURL(cur.Doc, r.cfg.DefaultBaseURL)
-	if err != nil {
-		return fmt.Errorf("createSecret: secret %s: %w", ev.SecretID, err)
-	}
-	keys, err := r.keys(ctx, cur.Doc)
-	if err != nil {
-		return fmt.Errorf("createSecret: secret %s: %w", ev.SecretID, err)
-	}
-	exCtx, cancel := r.exchangeContext(ctx)
-	defer cancel()
-	issued := r.now()
-	t, attempts, err := r.deps.Exchanger.Exchange(exCtx, mightycall.Request{BaseURL: base, APIKey: keys.APIKey, Grant: mightycall.ClientCredentials, ClientSecret: keys.UserKey})
+	doc, err := r.login(ctx, cur.Doc)
 	if err != nil {
 		return fmt.Errorf("createSecret: %w", err)
-	}
-	doc := cur.Doc.WithToken(NewToken(t, mightycall.ClientCredentials, issued, cur.Doc.RefreshToken))
-	if cur.Doc.CredentialsSecretID != "" {
-		doc.APIKey = keys.APIKey
 	}
 	err = r.deps.Store.Put(ctx, ev.SecretID, secrets.NewVersion{
 		VersionID:     ev.ClientRequestToken,
@@ -121,8 +106,34 @@ func (r *Refresher) createSecret(ctx context.Context, ev *RotationEvent) error {
 	}
 	r.deps.Logger.InfoContext(ctx, "rotation: pending version created",
 		"secret_id", ev.SecretID, "version_id", ev.ClientRequestToken, "grant", mightycall.ClientCredentials,
-		"expires_at", doc.ExpiresAt, "attempts", attempts)
+		"expires_at", doc.ExpiresAt)
 	return nil
+}
+
+// login returns doc with a token from a full login with its keys
+// (client_credentials), never using its refresh token, which it keeps when
+// the answer carries none. In the split layout the api_key copy comes along.
+func (r *Refresher) login(ctx context.Context, doc secrets.Document) (secrets.Document, error) {
+	base, err := BaseURL(doc, r.cfg.DefaultBaseURL)
+	if err != nil {
+		return doc, err
+	}
+	keys, err := r.keys(ctx, doc)
+	if err != nil {
+		return doc, err
+	}
+	exCtx, cancel := r.exchangeContext(ctx)
+	defer cancel()
+	issued := r.now()
+	t, _, err := r.deps.Exchanger.Exchange(exCtx, mightycall.Request{BaseURL: base, APIKey: keys.APIKey, Grant: mightycall.ClientCredentials, ClientSecret: keys.UserKey})
+	if err != nil {
+		return doc, err
+	}
+	out := doc.WithToken(NewToken(t, mightycall.ClientCredentials, issued, doc.RefreshToken))
+	if doc.CredentialsSecretID != "" {
+		out.APIKey = keys.APIKey // the copy consumers send as x-api-key
+	}
+	return out, nil
 }
 
 // testSecret checks that the pending version holds a well-formed, unexpired
@@ -205,6 +216,18 @@ func (r *Refresher) finishSecret(ctx context.Context, ev *RotationEvent, desc se
 		return nil
 	}
 	merged := cur.Doc.WithToken(pending.Doc.Token())
+	if !pending.Doc.SameAccount(cur.Doc) {
+		// The edit changed the keys: the rotated token belongs to the old
+		// ones. Log in with the new keys; if that fails, store the edit
+		// without a token, and the next scheduled run logs in.
+		doc, err := r.login(ctx, cur.Doc)
+		if err != nil {
+			r.deps.Logger.WarnContext(ctx, "rotation: the keys changed during the rotation and logging in with the new ones failed; the next run will",
+				"secret_id", ev.SecretID, "error", err.Error())
+			doc = cur.Doc.WithToken(secrets.Token{})
+		}
+		merged = doc
+	}
 	id, err := writeID(ev.ClientRequestToken, merged)
 	if err != nil {
 		return fmt.Errorf("finishSecret: %w", err)

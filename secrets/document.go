@@ -263,6 +263,13 @@ func (d Document) Extra() []string {
 	return names
 }
 
+// SameAccount reports whether two documents name the same MightyCall
+// account and endpoint: a token obtained for one is valid for the other.
+func (d Document) SameAccount(o Document) bool {
+	return d.APIKey.Equal(o.APIKey) && d.UserKey.Equal(o.UserKey) && d.Platform == o.Platform &&
+		d.BaseURL == o.BaseURL && d.CredentialsSecretID == o.CredentialsSecretID
+}
+
 // SameUserFields reports whether two documents agree on every field a user
 // writes: the keys, platform, base URL, credentials secret and unknown fields.
 func (d Document) SameUserFields(o Document) bool {

@@ -149,7 +149,7 @@ func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
 	// A rejected event: a function error, before any call.
 	before := f.mc.Stats().TokenRequests
 	inv := rie.Invoke(t, []byte(`{"hello":"world"}`))
-	if !inv.FunctionError || !strings.Contains(inv.ErrorMessage, "unsupported event") || !strings.Contains(inv.ErrorMessage, `"hello"`) {
+	if !inv.FunctionError || inv.ErrorType != "EventRejected" || !strings.Contains(inv.ErrorMessage, "unsupported event") || !strings.Contains(inv.ErrorMessage, `"hello"`) {
 		t.Fatalf("rejected event: %+v %s", inv, inv.Body)
 	}
 	if f.mc.Stats().TokenRequests != before {
@@ -206,7 +206,7 @@ func TestFailedSecretIsAFunctionError(t *testing.T) {
 	bad := f.secret(`{"api_key":"` + apiKey + `","user_key":"wrong-key"}`)
 	rie := f.start("SECRET_IDS=" + good + "," + bad)
 	inv := rie.Invoke(t, []byte(`{}`))
-	if !inv.FunctionError || !strings.Contains(inv.ErrorMessage, "1 of 2 secrets failed") || !strings.Contains(inv.ErrorMessage, bad) ||
+	if !inv.FunctionError || inv.ErrorType != "RunError" || !strings.Contains(inv.ErrorMessage, "1 of 2 secrets failed") || !strings.Contains(inv.ErrorMessage, bad) ||
 		!strings.Contains(inv.ErrorMessage, "invalid_client") {
 		t.Fatalf("%+v %s", inv, inv.Body)
 	}

@@ -38,6 +38,10 @@ const (
 // DocumentedLifetime is how long MightyCall says a bearer token lives.
 const DocumentedLifetime = 24 * time.Hour
 
+// MinPlausibleLifetime: an expires_in below this is taken as garbage (it
+// would replace a valid token with one already expired), like zero.
+const MinPlausibleLifetime = time.Minute
+
 // Defaults of Client.
 const (
 	DefaultMaxResponseBytes = 64 << 10
@@ -126,11 +130,16 @@ type Client struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// httpClient is the configured client with redirects disabled: a redirect
+// would carry the x-api-key header (and on 307/308 the form with the keys)
+// to wherever it points, past the base URL check. A 3xx answer fails.
 func (c *Client) httpClient() *http.Client {
+	hc := http.Client{}
 	if c.HTTPClient != nil {
-		return c.HTTPClient
+		hc = *c.HTTPClient
 	}
-	return http.DefaultClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &hc
 }
 
 func (c *Client) now() time.Time {
@@ -254,6 +263,9 @@ func (c *Client) once(ctx context.Context, req Request, form url.Values) (Token,
 		return fail(resp.StatusCode, ctx.Err() == nil, fmt.Errorf("read response: %w", err))
 	}
 	temporary := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return fail(resp.StatusCode, false, fmt.Errorf("MightyCall answered a redirect, which is not followed so the keys never leave the base URL"))
+	}
 	if int64(len(body)) > limit {
 		return fail(resp.StatusCode, temporary, fmt.Errorf("response body larger than %d bytes", limit))
 	}
@@ -274,7 +286,7 @@ func (c *Client) once(ctx context.Context, req Request, form url.Values) (Token,
 		if s, ok := oe.Error.(string); ok {
 			e.Code = shorten(scrub(s, req), 64)
 		}
-		e.Description = shorten(scrub(oe.ErrorDescription, req), 200)
+		e.Description = shorten(describe(oe.ErrorDescription, req), 200)
 	} else if len(bytes.TrimSpace(body)) > 0 {
 		e.Err = fmt.Errorf("non-JSON error body (%s, %d bytes)", shorten(resp.Header.Get("Content-Type"), 60), len(body))
 	}
@@ -344,6 +356,8 @@ func lifetime(v json.RawMessage) (time.Duration, string) {
 	switch {
 	case secs <= 0 || secs != secs: // zero, negative, NaN
 		return DocumentedLifetime, "expires_in not positive: assumed the documented 24h"
+	case secs < MinPlausibleLifetime.Seconds():
+		return DocumentedLifetime, "expires_in under a minute is not plausible: assumed the documented 24h"
 	case secs > DocumentedLifetime.Seconds():
 		return DocumentedLifetime, "expires_in above 24h: capped at the documented 24h"
 	}
@@ -369,14 +383,36 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// scrub removes any credential of the request from text a server sent back.
+// scrub removes any credential of the request from text a server sent back,
+// as it is and URL-encoded (a server or proxy may echo the form body).
 func scrub(s string, req Request) string {
 	for _, v := range []sensitive.String{req.APIKey, req.ClientSecret, req.RefreshToken} {
-		if !v.IsZero() {
-			s = strings.ReplaceAll(s, v.Reveal(), sensitive.Redacted)
+		if v.IsZero() {
+			continue
+		}
+		for _, form := range []string{v.Reveal(), url.QueryEscape(v.Reveal()), url.PathEscape(v.Reveal())} {
+			s = strings.ReplaceAll(s, form, sensitive.Redacted)
 		}
 	}
 	return s
+}
+
+// describe keeps an error_description for the logs unless it echoes the
+// request (a form parameter name, or any credential even in part), which
+// would put keys or tokens into logs and errors.
+func describe(s string, req Request) string {
+	lower := strings.ToLower(s)
+	for _, p := range []string{"client_secret", "client_id", "refresh_token=", "x-api-key"} {
+		if strings.Contains(lower, p) {
+			return "[description withheld: it echoes the request]"
+		}
+	}
+	for _, v := range []sensitive.String{req.APIKey, req.ClientSecret, req.RefreshToken} {
+		if r := v.Reveal(); len(r) >= 8 && (strings.Contains(s, r[:8]) || strings.Contains(s, url.QueryEscape(r)[:8])) {
+			return "[description withheld: it echoes the request]"
+		}
+	}
+	return scrub(s, req)
 }
 
 func shorten(s string, n int) string {

@@ -2,6 +2,7 @@ package mightycall_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -177,6 +178,8 @@ func TestParseTokenResponseTolerance(t *testing.T) {
 		{`{"access_token":"a","expires_in":"7200"}`, 2 * time.Hour, "", ""},
 		{`{"access_token":"a","expires_in":"soon"}`, 24 * time.Hour, "", ""},
 		{`{"access_token":"a","expires_in":1e12}`, 24 * time.Hour, "", ""},
+		{`{"access_token":"a","expires_in":0.4}`, 24 * time.Hour, "", ""},
+		{`{"access_token":"a","expires_in":60}`, time.Minute, "", ""},
 		{`{"access_token":"a","expires_in":null,"refresh_token":null}`, 24 * time.Hour, "", ""},
 		{`{"token_type":"bearer"}`, 0, "", "no access_token"},
 		{`{"access_token":5}`, 0, "", `"access_token" is not a string`},
@@ -223,3 +226,52 @@ func TestCheckBaseURL(t *testing.T) {
 		}
 	}
 }
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var leaked sync.Map
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store("hit", r.Header.Get("x-api-key"))
+		_, _ = io.WriteString(w, okBody)
+	}))
+	defer other.Close()
+	for _, status := range []int{301, 302, 307, 308} {
+		srv, _ := recorder(t, status, "", map[string]string{"Location": other.URL + "/steal"})
+		c := &mightycall.Client{HTTPClient: &http.Client{}}
+		_, n, err := c.Exchange(context.Background(), mightycall.Request{BaseURL: srv.URL, APIKey: sensitive.New(apiKey), Grant: mightycall.ClientCredentials, ClientSecret: sensitive.New(userKey)})
+		var me *mightycall.Error
+		if !errors.As(err, &me) || me.StatusCode != status || me.Temporary || n != 1 || !strings.Contains(err.Error(), "redirect") {
+			t.Fatalf("%d: err %v attempts %d", status, err, n)
+		}
+		if _, hit := leaked.Load("hit"); hit {
+			t.Fatalf("%d: the redirect target received the request", status)
+		}
+		if err := c.CheckToken(context.Background(), srv.URL, sensitive.New(apiKey), sensitive.New("tok")); err == nil {
+			t.Fatalf("%d: token check followed a redirect", status)
+		}
+	}
+}
+
+func TestErrorDescriptionThatEchoesTheRequestIsWithheld(t *testing.T) {
+	const key = "UK+with/odd=chars-123"
+	for _, desc := range []string{
+		"bad form: client_id=x&client_secret=" + url.QueryEscape(key),
+		"unknown secret " + key[:10],
+		"unknown secret " + url.QueryEscape(key),
+	} {
+		body := `{"error":"invalid_client","error_description":` + strconvQuote(desc) + `}`
+		srv, _ := recorder(t, 400, body, map[string]string{"Content-Type": "application/json"})
+		c := &mightycall.Client{}
+		_, _, err := c.Exchange(context.Background(), mightycall.Request{BaseURL: srv.URL, APIKey: sensitive.New(apiKey), Grant: mightycall.ClientCredentials, ClientSecret: sensitive.New(key)})
+		if err == nil || strings.Contains(err.Error(), key[:8]) || strings.Contains(err.Error(), url.QueryEscape(key)[:8]) || !strings.Contains(err.Error(), "invalid_client") {
+			t.Fatalf("%q: %v", desc, err)
+		}
+	}
+	// A plain description is kept.
+	srv, _ := recorder(t, 400, `{"error":"invalid_client","error_description":"The API key is disabled"}`, nil)
+	_, _, err := (&mightycall.Client{}).Exchange(context.Background(), mightycall.Request{BaseURL: srv.URL, APIKey: sensitive.New(apiKey), Grant: mightycall.ClientCredentials, ClientSecret: sensitive.New(key)})
+	if err == nil || !strings.Contains(err.Error(), "The API key is disabled") {
+		t.Fatalf("plain description lost: %v", err)
+	}
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
