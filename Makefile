@@ -93,9 +93,9 @@ fuzz:
 	  done; \
 	done
 
-## bench: the benchmarks (results in bench/results.json)
+## bench: SPEC section 7 figures on moto_server, the MightyCall emulator and the runtime emulator; table on stdout, bench/results.json (BENCHFLAGS="-latency 20ms -concurrency 10,50,100"; go doc ./bench)
 bench: tools
-	$(GO) test -run '^$$' -bench . -benchmem ./refresher/... ./secrets/...
+	$(GO) run ./bench -out bench/results.json $(BENCHFLAGS)
 
 ## deploy: sam build and sam deploy with samconfig.toml (needs the SAM CLI and AWS credentials)
 deploy:

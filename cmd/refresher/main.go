@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -37,9 +38,16 @@ func setup(ctx context.Context) (*refresher.Refresher, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The SDK's HTTP client keeps 10 idle connections per host; with more
+	// refreshes in flight, every call beyond that would open (and, against
+	// AWS, TLS-handshake) a new connection. Keep one per concurrent refresh.
+	smHTTP := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = cfg.Concurrency
+		t.MaxIdleConns = max(t.MaxIdleConns, cfg.Concurrency)
+	})
 	// The SDK resolves AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL
 	// itself; there is no other endpoint code path.
-	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(func() aws.Retryer {
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(smHTTP), config.WithRetryer(func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 5 })
 	}))
 	if err != nil {
@@ -47,6 +55,7 @@ func setup(ctx context.Context) (*refresher.Refresher, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = cfg.Concurrency
+	transport.MaxIdleConns = max(transport.MaxIdleConns, cfg.Concurrency)
 	mc := &mightycall.Client{HTTPClient: &http.Client{Timeout: cfg.HTTPTimeout, Transport: transport}}
 	return refresher.New(cfg, refresher.Deps{
 		Store:     secrets.NewStore(secretsmanager.NewFromConfig(awsCfg)),
