@@ -213,6 +213,15 @@ func (r *Refresher) finishSecret(ctx context.Context, ev *RotationEvent, desc se
 	r.deps.Logger.InfoContext(ctx, "rotation finished: AWSCURRENT moved",
 		"secret_id", ev.SecretID, "version_id", ev.ClientRequestToken, "previous_version_id", from)
 	if from == "" || pending.Doc.SameUserFields(cur.Doc) {
+		// A finished rotation may leave AWSPENDING on the new current
+		// version or on none (RotateSecret's documentation). Take it off:
+		// once a later refresh moves AWSCURRENT on, a label left here would
+		// read as an unfinished rotation. Best effort: a later refresh
+		// clears it too (clearFinishedRotation).
+		if err := r.deps.Store.MoveStage(ctx, ev.SecretID, secrets.StagePending, "", ev.ClientRequestToken); err != nil {
+			r.deps.Logger.WarnContext(ctx, "rotation finished, but removing its AWSPENDING label failed; the next refresh will",
+				"secret_id", ev.SecretID, "version_id", ev.ClientRequestToken, "error", err.Error())
+		}
 		return nil
 	}
 	merged := cur.Doc.WithToken(pending.Doc.Token())

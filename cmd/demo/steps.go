@@ -202,7 +202,7 @@ func (d *demo) rotation(ctx context.Context) error {
 		return fmt.Errorf("after finishSecret AWSCURRENT is version %s with grant %q; want the rotation's version %s, client_credentials",
 			aws.ToString(cur.VersionId), doc.Grant, version)
 	}
-	d.printf("  AWSCURRENT is the rotation's version (AWSPENDING left on it marks a finished rotation).\n")
+	d.printf("  AWSCURRENT is the rotation's version; finishSecret took AWSPENDING off, so the next rotation can start.\n")
 	d.printf("  createSecret logged in afresh but wrote AWSPENDING only: consumers kept the old token until finishSecret.\n")
 	return nil
 }
