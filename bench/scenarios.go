@@ -207,12 +207,17 @@ func measureCalls(ctx context.Context, e *env, reps int) ([]Scenario, error) {
 		id       string
 		maxCalls int
 		due      bool
-		rotated  bool // AWSPENDING on AWSCURRENT, as a finished rotation leaves it
+		// rotated: AWSPENDING on AWSCURRENT, as a rotation finished by
+		// another function (or a failed clean-up of ours) may leave it; our
+		// finishSecret takes the label off, so after our own rotations the
+		// next due refresh is the plain "due" case. No SPEC limit: the
+		// fifth call is the clean-up that keeps the next rotation possible.
+		rotated bool
 	}{
 		{"fresh", fresh, 1, false, false},
 		{"due", due, 4, true, false},
 		{"due, split layout", split, 5, true, false},
-		{"due, first after a rotation", rotated, 4, true, true},
+		{"due, AWSPENDING left on AWSCURRENT", rotated, 5, true, true},
 	} {
 		f, err := startFunction(e.bootstrap, e.functionEnv("SECRET_IDS="+sc.id), 30*time.Second)
 		if err != nil {
