@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher"
 	"io"
 	"os"
 	"path/filepath"
@@ -267,15 +268,7 @@ func (d *demo) writeLogs() error {
 }
 
 // summary is a refresh invocation's result (SPEC section 3).
-type summary struct {
-	Results []struct {
-		SecretID  string `json:"secret_id"`
-		Outcome   string `json:"outcome"`
-		Grant     string `json:"grant"`
-		ExpiresAt string `json:"expires_at"`
-		Error     string `json:"error"`
-	} `json:"results"`
-}
+type summary = refresher.Summary
 
 // call is one invocation and what it caused.
 type call struct {

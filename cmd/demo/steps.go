@@ -284,7 +284,7 @@ func expect(s summary, n int, outcome, grant string) error {
 		return fmt.Errorf("%d results, want %d", len(s.Results), n)
 	}
 	for _, r := range s.Results {
-		if r.Outcome != outcome || r.Grant != grant {
+		if string(r.Outcome) != outcome || r.Grant != grant {
 			return fmt.Errorf("%s: outcome %s, grant %q (%s); want %s, %s", r.SecretID, r.Outcome, r.Grant, r.Error, outcome, grant)
 		}
 	}

@@ -5,6 +5,7 @@ package main_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -70,15 +71,7 @@ func (f *fixture) start(env ...string) *testenv.RIE {
 	return testenv.StartRIE(f.t, bootstraps.Build(f.t, "./cmd/refresher"), testenv.RIEOptions{Env: env})
 }
 
-type summary struct {
-	Results []struct {
-		SecretID  string `json:"secret_id"`
-		Outcome   string `json:"outcome"`
-		Grant     string `json:"grant"`
-		ExpiresAt string `json:"expires_at"`
-		Error     string `json:"error"`
-	} `json:"results"`
-}
+type summary = refresher.Summary
 
 func invokeSummary(t *testing.T, r *testenv.RIE, payload string) summary {
 	t.Helper()

@@ -36,28 +36,10 @@ type RIE struct {
 	r *localenv.RIE
 }
 
-// Invocation is the emulator's answer to one invocation (see
-// localenv.Invocation, which it converts from, for how each field is derived
-// from this emulator version's answers).
-type Invocation struct {
-	// Status is the HTTP status code: 200 for a result, a handler error and
-	// a timeout; 502 when the runtime process exited or panicked.
-	Status int
-	// Body is the response body: the handler's result, or the error.
-	Body []byte
-	// FunctionError reports that the function failed: a 502, a timeout, or
-	// a body that is exactly a Lambda error object (this emulator version
-	// sets no X-Amz-Function-Error header).
-	FunctionError bool
-	// ErrorType and ErrorMessage are the error object's fields when
-	// FunctionError is set ("Sandbox.Timedout" and the text for a timeout).
-	ErrorType, ErrorMessage string
-	// TimedOut reports that the function ran past its timeout.
-	TimedOut bool
-	// RequestID is the invocation's request id, as in the emulator's
-	// START/END/REPORT lines.
-	RequestID string
-}
+// Invocation is the emulator's answer to one invocation; see
+// localenv.Invocation for how each field is derived from this emulator
+// version's answers.
+type Invocation = localenv.Invocation
 
 // StartRIE runs aws-lambda-rie with bootstrap as the function, its invoke
 // endpoint and its Runtime API each on a free loopback port (so several can
@@ -112,7 +94,7 @@ func (r *RIE) Invoke(t testing.TB, payload []byte) Invocation {
 // the test, for use from goroutines.
 func (r *RIE) TryInvoke(payload []byte) (Invocation, error) {
 	inv, err := r.r.Invoke(context.Background(), payload)
-	return Invocation(inv), err
+	return inv, err
 }
 
 // Logs returns everything the emulator process printed so far: its own log,
