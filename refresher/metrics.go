@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"time"
+
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher/mightycall"
 )
 
 // Metric names in the CloudWatch namespace (METRICS_NAMESPACE). The
@@ -107,11 +109,14 @@ func (r *Refresher) emitMetrics(results []Result, now time.Time) {
 	}
 }
 
+// secondsUntil is the metric value: 0 for no or an expired token, and never
+// more than a MightyCall token can live (an untrusted far-future expires_at
+// must not read as a healthy token for years).
 func secondsUntil(t, now time.Time) float64 {
 	if t.IsZero() || !t.After(now) {
 		return 0
 	}
-	return math.Floor(t.Sub(now).Seconds())
+	return math.Floor(min(t.Sub(now), mightycall.DocumentedLifetime).Seconds())
 }
 
 func (r *Refresher) writeEMF(doc map[string]any) {
