@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mightycall-token-refresher/mightycall-token-refresher/refresher/mightycall"
 	"io"
 	"strings"
 	"time"
@@ -200,6 +201,9 @@ func verdict(doc secrets.Document, baseErr error, now time.Time, margin time.Dur
 		return healthExpiring, ""
 	case left <= margin:
 		return healthDue, ""
+	case left > mightycall.DocumentedLifetime+5*time.Minute:
+		// The refresher does not trust it either and refreshes at its next run.
+		return healthDue, "expires_at is further ahead than a MightyCall token lives (24h)"
 	}
 	return healthOK, ""
 }
