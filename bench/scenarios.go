@@ -230,12 +230,15 @@ func measureCalls(ctx context.Context, e *env, reps int) ([]Scenario, error) {
 			direct = func() error { return e.directDue(ctx, sc.id) }
 		}
 		// Warm up (init, connections) both sides, unmeasured.
-		if err := prepare(); err == nil {
-			if _, err = f.invoke(ctx, []byte(scheduledEvent)); err == nil {
-				if err = prepare(); err == nil {
-					err = direct()
-				}
-			}
+		err = prepare()
+		if err == nil {
+			_, err = f.invoke(ctx, []byte(scheduledEvent))
+		}
+		if err == nil {
+			err = prepare()
+		}
+		if err == nil {
+			err = direct()
 		}
 		if err != nil {
 			f.stop()

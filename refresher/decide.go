@@ -18,18 +18,13 @@ const maxClockSkew = 5 * time.Minute
 type Decision struct {
 	Due    bool
 	Reason string
-	// Grant is the first grant to try when Due.
-	Grant mightycall.Grant
 }
 
 // Decide says whether the token in doc is due at now: it is when there is
 // no token, no expiry, or the token expires within margin; force makes any
 // token due.
 func Decide(doc secrets.Document, now time.Time, margin time.Duration, force bool) Decision {
-	d := Decision{Due: true, Grant: mightycall.ClientCredentials}
-	if !doc.RefreshToken.IsZero() {
-		d.Grant = mightycall.RefreshToken
-	}
+	d := Decision{Due: true}
 	switch {
 	case doc.AccessToken.IsZero():
 		d.Reason = "no token yet"

@@ -211,7 +211,7 @@ func TestReliabilityHalfDoneRotation(t *testing.T) {
 			}
 		}
 	}
-	s = g.checkInvariants(id, s, nothingNew)
+	g.checkInvariants(id, s, nothingNew)
 
 	// Runbook: remove AWSPENDING from the stale version, start again.
 	if _, err := g.direct.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{

@@ -129,53 +129,36 @@ func ParseDocument(b []byte) (Document, error) {
 		}
 		return s, nil
 	}
-	secret := func(name string) (sensitive.String, error) {
-		s, err := str(name)
-		return sensitive.New(s), err
-	}
-	when := func(name string) (time.Time, error) {
-		s, err := str(name)
-		if err != nil || s == "" {
-			return time.Time{}, err
-		}
-		t, err := time.Parse(time.RFC3339, s)
+	// Every known field is a string (or null); the two times are RFC 3339.
+	// The first wrong field, in this order, is the error.
+	vals := map[string]string{}
+	times := map[string]time.Time{}
+	for _, name := range []string{FieldAPIKey, FieldUserKey, FieldPlatform, FieldBaseURL, FieldCredentialsSecretID,
+		FieldAccessToken, FieldTokenType, FieldRefreshToken, FieldExpiresAt, FieldIssuedAt, FieldGrant} {
+		v, err := str(name)
 		if err != nil {
-			return time.Time{}, &FieldError{Field: name, Reason: "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"}
+			return Document{}, err
 		}
-		return t.UTC(), nil
-	}
-	var err error
-	set := func(e error) {
-		if err == nil {
-			err = e
+		if (name == FieldExpiresAt || name == FieldIssuedAt) && v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return Document{}, &FieldError{Field: name, Reason: "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"}
+			}
+			times[name] = t.UTC()
 		}
+		vals[name] = v
 	}
-	var e error
-	d.APIKey, e = secret(FieldAPIKey)
-	set(e)
-	d.UserKey, e = secret(FieldUserKey)
-	set(e)
-	d.Platform, e = str(FieldPlatform)
-	set(e)
-	d.BaseURL, e = str(FieldBaseURL)
-	set(e)
-	d.CredentialsSecretID, e = str(FieldCredentialsSecretID)
-	set(e)
-	d.AccessToken, e = secret(FieldAccessToken)
-	set(e)
-	d.TokenType, e = str(FieldTokenType)
-	set(e)
-	d.RefreshToken, e = secret(FieldRefreshToken)
-	set(e)
-	d.ExpiresAt, e = when(FieldExpiresAt)
-	set(e)
-	d.IssuedAt, e = when(FieldIssuedAt)
-	set(e)
-	d.Grant, e = str(FieldGrant)
-	set(e)
-	if err != nil {
-		return Document{}, err
-	}
+	d.APIKey = sensitive.New(vals[FieldAPIKey])
+	d.UserKey = sensitive.New(vals[FieldUserKey])
+	d.Platform = vals[FieldPlatform]
+	d.BaseURL = vals[FieldBaseURL]
+	d.CredentialsSecretID = vals[FieldCredentialsSecretID]
+	d.AccessToken = sensitive.New(vals[FieldAccessToken])
+	d.TokenType = vals[FieldTokenType]
+	d.RefreshToken = sensitive.New(vals[FieldRefreshToken])
+	d.ExpiresAt = times[FieldExpiresAt]
+	d.IssuedAt = times[FieldIssuedAt]
+	d.Grant = vals[FieldGrant]
 	switch d.Platform {
 	case "", PlatformCallCenter, PlatformClassic:
 	default:

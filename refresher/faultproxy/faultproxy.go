@@ -249,14 +249,7 @@ func (p *Proxy) Clear() {
 func (p *Proxy) Count(op string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if op == "" {
-		n := 0
-		for _, c := range p.counts {
-			n += c
-		}
-		return n
-	}
-	return p.counts[op]
+	return count(p.counts, op)
 }
 
 // Faulted is how many requests of op got an error answer or a dropped
@@ -264,14 +257,19 @@ func (p *Proxy) Count(op string) int {
 func (p *Proxy) Faulted(op string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if op == "" {
-		n := 0
-		for _, c := range p.faulted {
-			n += c
-		}
-		return n
+	return count(p.faulted, op)
+}
+
+// count is m[op], or the sum of m for an empty op.
+func count(m map[string]int, op string) int {
+	if op != "" {
+		return m[op]
 	}
-	return p.faulted[op]
+	n := 0
+	for _, c := range m {
+		n += c
+	}
+	return n
 }
 
 // Requests returns a copy of the log of requests, oldest first.

@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -363,16 +362,4 @@ func (s *Store) MoveStage(ctx context.Context, id, stage, to, from string) error
 	}
 	s.attach(sec, to, stage)
 	return nil
-}
-
-// IDs returns the secret ids, sorted.
-func (s *Store) IDs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.secrets))
-	for id := range s.secrets {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
 }
